@@ -1,0 +1,61 @@
+# Loket Impact Ondernemen. `make run` starts everything; `make test` runs every check.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+RASA_ARGS := --domain domain --data data --config config.yml
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export SQLALCHEMY_SILENCE_UBER_WARNING ?= 1
+export RASA_TELEMETRY_ENABLED ?= false
+export PYTHONWARNINGS ?= ignore
+
+.PHONY: run test venv lint format validate train pytest stories bench bench-nlu bench-knowledge soak clean
+
+run: venv ## train if needed, load knowledge, start Rasa, action server and web app
+	$(BIN)/loket run
+
+test: venv lint validate train pytest stories ## every check CI runs
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock .python-version
+	@test -x $(BIN)/python || { PY=$$(scripts/find-python.sh) && "$$PY" -m venv $(VENV); }
+	@$(BIN)/python -c "import sys; assert sys.version_info[:2] == (3, 10), 'the .venv is not Python 3.10: remove .venv and run make again'"
+	$(BIN)/pip install --quiet --upgrade "pip<25" wheel "setuptools<71"
+	$(BIN)/pip install --quiet -c requirements.lock -e ".[dev]"
+	@touch $(STAMP)
+
+lint: venv
+	$(BIN)/ruff check bot actions tests bench migrations
+
+format: venv
+	$(BIN)/ruff format bot actions tests bench && $(BIN)/ruff check --fix bot actions tests bench
+
+validate: venv
+	$(BIN)/loket knowledge check
+	$(BIN)/rasa data validate $(RASA_ARGS) --fail-on-warnings
+
+train: venv
+	$(BIN)/loket train
+
+pytest: venv
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+stories: venv
+	$(BIN)/rasa test core --stories tests/test_stories.yml --model models \
+	  --fail-on-prediction-errors --out results/stories
+
+bench: venv ## side-by-side performance benchmark (not part of make test)
+	$(BIN)/python -m bench.run_all
+
+bench-nlu: venv
+	$(BIN)/python -m bench.nlu
+
+bench-knowledge: venv
+	$(BIN)/python -m bench.knowledge
+
+soak: venv
+	$(BIN)/python -m bench.soak
+
+clean:
+	rm -rf models results .rasa var .pytest_cache .ruff_cache

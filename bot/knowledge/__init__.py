@@ -1,0 +1,1 @@
+"""Knowledge base: schema, loader (YAML -> database) and search."""

@@ -1,0 +1,139 @@
+"""All configuration, read from environment variables, with safe defaults for the embedded setup.
+
+Nothing here depends on the working directory: relative paths are resolved against the project root.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on", "ja"}
+
+
+def _path(name: str, default: Path) -> Path:
+    path = Path(_env(name, str(default)))
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def _secret_key(data_dir: Path) -> str:
+    """A stable secret for cookies: from the environment, or generated once into the data folder."""
+    from_env = os.environ.get("LOKET_SECRET_KEY")
+    if from_env:
+        return from_env
+    key_file = data_dir / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_root: Path
+    data_dir: Path
+    knowledge_dir: Path
+    models_dir: Path
+    database_url: str
+    tracker_db_url: str
+    redis_url: str  # empty: in-memory lock store (one Rasa process)
+    rasa_host: str
+    rasa_port: int
+    rasa_url: str  # where the web app and the widget reach Rasa
+    rasa_token: str  # empty: Rasa's HTTP API stays disabled
+    action_host: str
+    action_port: int
+    action_url: str
+    web_host: str
+    web_port: int
+    public_url: str
+    secret_key: str
+    secure_cookies: bool
+    smtp_host: str
+    smtp_port: int
+    smtp_sender: str
+    outbox_interval_s: float
+    conversation_retention_days: int
+    contact_retention_days: int
+    max_message_chars: int
+    frame_ancestors: str
+    log_level: str
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings() -> Settings:
+    """Read settings from the environment now (use get_settings() for the cached copy)."""
+    data_dir = _path("LOKET_DATA_DIR", PROJECT_ROOT / "var")
+    rasa_host = _env("LOKET_RASA_HOST", "127.0.0.1")
+    rasa_port = _env_int("LOKET_RASA_PORT", 5005)
+    action_host = _env("LOKET_ACTION_HOST", "127.0.0.1")
+    action_port = _env_int("LOKET_ACTION_PORT", 5055)
+    web_host = _env("LOKET_WEB_HOST", "127.0.0.1")
+    web_port = _env_int("LOKET_WEB_PORT", 8080)
+    return Settings(
+        project_root=PROJECT_ROOT,
+        data_dir=data_dir,
+        knowledge_dir=_path("LOKET_KNOWLEDGE_DIR", PROJECT_ROOT / "knowledge"),
+        models_dir=_path("LOKET_MODELS_DIR", PROJECT_ROOT / "models"),
+        database_url=_env("LOKET_DATABASE_URL", f"sqlite:///{data_dir / 'loket.db'}"),
+        tracker_db_url=_env("LOKET_TRACKER_DB_URL", f"sqlite:///{data_dir / 'tracker.db'}"),
+        redis_url=_env("LOKET_REDIS_URL", ""),
+        rasa_host=rasa_host,
+        rasa_port=rasa_port,
+        rasa_url=_env("LOKET_RASA_URL", f"http://{rasa_host}:{rasa_port}"),
+        rasa_token=_env("LOKET_RASA_TOKEN", ""),
+        action_host=action_host,
+        action_port=action_port,
+        action_url=_env("LOKET_ACTION_URL", f"http://{action_host}:{action_port}/webhook"),
+        web_host=web_host,
+        web_port=web_port,
+        public_url=_env("LOKET_PUBLIC_URL", f"http://{web_host}:{web_port}"),
+        secret_key=_secret_key(data_dir),
+        secure_cookies=_env_bool("LOKET_SECURE_COOKIES", False),
+        smtp_host=_env("LOKET_SMTP_HOST", "127.0.0.1"),
+        smtp_port=_env_int("LOKET_SMTP_PORT", 1025),
+        smtp_sender=_env("LOKET_SMTP_SENDER", "loket@example.nl"),
+        outbox_interval_s=float(_env("LOKET_OUTBOX_INTERVAL_S", "2")),
+        conversation_retention_days=_env_int("LOKET_CONVERSATION_RETENTION_DAYS", 28),
+        contact_retention_days=_env_int("LOKET_CONTACT_RETENTION_DAYS", 90),
+        max_message_chars=_env_int("LOKET_MAX_MESSAGE_CHARS", 1000),
+        frame_ancestors=_env("LOKET_FRAME_ANCESTORS", "'self'"),
+        log_level=_env("LOKET_LOG_LEVEL", "INFO"),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

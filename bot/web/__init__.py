@@ -1,0 +1,1 @@
+"""The aiohttp web app: widget assets, broker portal, coordination dashboard, JSON API."""

@@ -1,0 +1,15 @@
+"""Run the web app: python -m bot.web"""
+
+import logging
+
+from aiohttp import web
+
+from bot.settings import get_settings
+from bot.web.app import create_app
+
+if __name__ == "__main__":
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    web.run_app(create_app(settings), host=settings.web_host, port=settings.web_port,
+                access_log=None, print=None)

@@ -1,0 +1,76 @@
+"""Application factory. Feature modules register their own routes (portal, dashboard, widget)."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from sqlalchemy.engine import Engine
+
+from bot.db import get_engine
+from bot.settings import Settings, get_settings
+from bot.web import auth
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).resolve().parent
+
+# Each module has setup(app); a module that is not there yet is skipped.
+FEATURE_MODULES = ("bot.web.widget", "bot.web.portal", "bot.web.dashboard", "bot.web.privacy")
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Added on every response, errors included (on_response_prepare)."""
+    settings: Settings = request.app["settings"]
+    h = response.headers
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    h.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        f"connect-src 'self' {settings.rasa_url} {settings.rasa_url.replace('http', 'ws', 1)}; "
+        f"frame-ancestors {settings.frame_ancestors}; base-uri 'none'; form-action 'self'",
+    )
+    if settings.secure_cookies:  # only behind TLS
+        h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@aiohttp_jinja2.template("index.html")
+async def index(request: web.Request) -> dict:
+    return {}
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> web.Application:
+    settings = settings or get_settings()
+    app = web.Application(middlewares=[auth.auth_middleware],
+                          client_max_size=1024 * 1024)
+    app.on_response_prepare.append(security_headers)
+    app["settings"] = settings
+    app["engine"] = engine or get_engine(settings.database_url)
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(str(HERE / "templates")),
+        autoescape=jinja2.select_autoescape(["html", "xml"], default=True),
+        context_processors=[aiohttp_jinja2.request_processor],
+    )
+    env.globals["csrf_token"] = auth.csrf_token
+    app.router.add_get("/", index, name="index")
+    app.router.add_get("/health", health)
+    app.router.add_static("/static/", HERE / "static", name="static")
+    auth.setup_routes(app)
+    for name in FEATURE_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.setup(app)
+    return app

@@ -1,0 +1,230 @@
+"""Login, signed session cookies, roles and CSRF protection for the portal and the dashboard.
+
+Sessions are stateless: a cookie with the user id, an expiry and a CSRF token, signed with HMAC-SHA256.
+Every request reloads the user, so a deactivated account or a changed team takes effect at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from urllib.parse import quote
+
+import aiohttp_jinja2
+from aiohttp import web
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import models
+from bot.db import run_in_session
+
+COOKIE = "loket_session"
+SESSION_SECONDS = 8 * 3600
+ROLES = ("makelaar", "coordinatie", "admin")
+_hasher = PasswordHasher()
+# A fixed hash to verify against when the user does not exist, so timing does not reveal usernames.
+_DUMMY_HASH = _hasher.hash("dummy-password-for-timing")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def create_user(session: Session, username: str, password: str, role: str,
+                team_id: str | None = None, display_name: str = "") -> models.User:
+    if role not in ROLES:
+        raise ValueError(f"onbekende rol {role!r}; kies uit {', '.join(ROLES)}")
+    if role == "makelaar" and not team_id:
+        raise ValueError("een makelaar hoort bij een team: geef --team")
+    if team_id and session.get(models.Makelaarsteam, team_id) is None:
+        raise ValueError(f"onbekend team {team_id!r}; laad eerst de kennisbank")
+    if len(password) < 10:
+        raise ValueError("het wachtwoord moet minstens 10 tekens hebben")
+    if session.execute(select(models.User).where(models.User.username == username)).first():
+        raise ValueError(f"gebruiker {username!r} bestaat al")
+    user = models.User(username=username, password_hash=hash_password(password), role=role,
+                       team_id=team_id, display_name=display_name or username)
+    session.add(user)
+    session.flush()
+    return user
+
+
+# --- cookie signing ------------------------------------------------------------------------
+
+
+def _sign(secret: str, payload: bytes) -> str:
+    mac = hmac.new(secret.encode(), payload, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def encode_session(secret: str, data: dict) -> str:
+    payload = base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode())
+    return f"{payload.decode()}.{_sign(secret, payload)}"
+
+
+def decode_session(secret: str, value: str) -> dict | None:
+    try:
+        payload, mac = value.rsplit(".", 1)
+    except ValueError:
+        return None
+    if not hmac.compare_digest(_sign(secret, payload.encode()), mac):
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(payload.encode()))
+    except (ValueError, json.JSONDecodeError):
+        return None
+    if not isinstance(data, dict) or data.get("exp", 0) < time.time():
+        return None
+    return data
+
+
+def _set_cookie(request: web.Request, response: web.StreamResponse, data: dict) -> None:
+    settings = request.app["settings"]
+    response.set_cookie(
+        COOKIE, encode_session(settings.secret_key, data), max_age=SESSION_SECONDS,
+        httponly=True, secure=settings.secure_cookies, samesite="Strict", path="/",
+    )
+
+
+# --- middleware ----------------------------------------------------------------------------
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request["user"] = None
+    request["session"] = None
+    raw = request.cookies.get(COOKIE)
+    if raw:
+        data = decode_session(request.app["settings"].secret_key, raw)
+        if data:
+            user = await run_in_session(lambda s: s.get(models.User, data.get("uid")),
+                                        request.app["engine"])
+            if user is not None and user.active:
+                request["user"] = user
+                request["session"] = data
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and request["user"] is not None:
+        await _check_csrf(request)
+    return await handler(request)
+
+
+async def _check_csrf(request: web.Request) -> None:
+    expected = request["session"].get("csrf", "")
+    sent = request.headers.get("X-CSRF-Token", "")
+    if not sent and request.content_type in ("application/x-www-form-urlencoded",
+                                             "multipart/form-data"):
+        sent = (await request.post()).get("csrf_token", "")
+    if not expected or not hmac.compare_digest(str(sent), expected):
+        raise web.HTTPForbidden(text="Ongeldig of verlopen formulier. Laad de pagina opnieuw.")
+
+
+def csrf_token(request: web.Request) -> str:
+    session = request.get("session") or {}
+    return session.get("csrf", "")
+
+
+# --- guards --------------------------------------------------------------------------------
+
+
+def require_role(*roles: str, api: bool = False):
+    """Only users with one of `roles` pass. Pages redirect to the login; the API answers 401/403."""
+
+    def decorator(handler: Handler) -> Handler:
+        @wraps(handler)
+        async def wrapper(request: web.Request) -> web.StreamResponse:
+            user = request.get("user")
+            if user is None:
+                if api:
+                    raise web.HTTPUnauthorized(
+                        text=json.dumps({"error": "niet ingelogd"}), content_type="application/json")
+                raise web.HTTPFound(f"/inloggen?next={quote(request.path_qs)}")
+            if user.role not in roles and user.role != "admin":
+                if api:
+                    raise web.HTTPForbidden(
+                        text=json.dumps({"error": "geen toegang"}), content_type="application/json")
+                raise web.HTTPForbidden(text="U heeft geen toegang tot deze pagina.")
+            return await handler(request)
+
+        return wrapper
+
+    return decorator
+
+
+# --- login and logout pages ----------------------------------------------------------------
+
+
+def _safe_next(target: str | None, default: str) -> str:
+    # Only local paths: an open redirect would let a phishing link use our login page.
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return default
+
+
+def home_for(user: models.User) -> str:
+    return "/coordinatie" if user.role == "coordinatie" else "/portaal"
+
+
+@aiohttp_jinja2.template("login.html")
+async def login_page(request: web.Request) -> dict:
+    return {"next": request.query.get("next", ""), "error": None, "username": ""}
+
+
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    username = str(form.get("username", "")).strip()[:120]
+    password = str(form.get("password", ""))[:500]
+
+    def check(session: Session) -> models.User | None:
+        user = session.execute(
+            select(models.User).where(models.User.username == username)
+        ).scalar_one_or_none()
+        if user is None or not user.active:
+            verify_password(_DUMMY_HASH, password)
+            return None
+        if not verify_password(user.password_hash, password):
+            return None
+        user.last_login_at = models.utcnow()
+        return user
+
+    user = await run_in_session(check, request.app["engine"])
+    if user is None:
+        response = aiohttp_jinja2.render_template(
+            "login.html", request,
+            {"next": form.get("next", ""), "username": username,
+             "error": "De gebruikersnaam of het wachtwoord klopt niet."},
+        )
+        response.set_status(401)
+        return response
+    target = _safe_next(str(form.get("next", "")), home_for(user))
+    response = web.HTTPFound(target)
+    _set_cookie(request, response, {"uid": user.id, "exp": int(time.time()) + SESSION_SECONDS,
+                                    "csrf": secrets.token_urlsafe(24)})
+    return response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    response = web.HTTPFound("/inloggen")
+    response.del_cookie(COOKIE, path="/")
+    return response
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/inloggen", login_page, name="login")
+    app.router.add_post("/inloggen", login_submit)
+    app.router.add_post("/uitloggen", logout, name="logout")
