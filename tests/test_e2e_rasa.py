@@ -8,87 +8,33 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from bot.cli import action_server_command, rasa_command
-from bot.settings import PROJECT_ROOT, load_settings
+from tests.stack import has_model, make_stack
 
 pytestmark = pytest.mark.rasa
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(url: str, procs, timeout=240) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for p in procs:
-            if p.poll() is not None:
-                raise RuntimeError(f"process exited early: {p.args[:3]}")
-        try:
-            if requests.get(url, timeout=2).status_code < 500:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(url)
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    if not any((PROJECT_ROOT / "models").glob("*.tar.gz")):
+    if not has_model():
         if os.environ.get("LOKET_REQUIRE_MODEL"):
             pytest.fail("no trained model in models/: run `make train`")
         pytest.skip("no trained model in models/ (run `make train`)")
-    from bot import db
-    from bot.knowledge.loader import load
-
-    tmp = tmp_path_factory.mktemp("stack")
-    action_port, rasa_port = _free_port(), _free_port()
-    env = dict(os.environ, LOKET_DATA_DIR=str(tmp), LOKET_DATABASE_URL=f"sqlite:///{tmp / 'loket.db'}",
-               LOKET_ACTION_PORT=str(action_port), LOKET_RASA_PORT=str(rasa_port),
-               SANIC_HOST="127.0.0.1", RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2")
-    db.upgrade(env["LOKET_DATABASE_URL"])
-    load(db.make_engine(env["LOKET_DATABASE_URL"]), PROJECT_ROOT / "knowledge")
-    old = dict(os.environ)
-    os.environ.update(env)
+    st = make_stack(tmp_path_factory.mktemp("stack"))
     try:
-        settings = load_settings()
-        procs = []
-        for name, cmd in (("actions", action_server_command(settings)), ("rasa", rasa_command(settings))):
-            log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115
-            procs.append(subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=log,
-                                          stderr=subprocess.STDOUT))
+        st.start("actions")
+        st.start("rasa")
+        yield st
     finally:
-        os.environ.clear()
-        os.environ.update(old)
-    try:
-        _wait(f"http://127.0.0.1:{action_port}/health", procs)
-        _wait(f"http://127.0.0.1:{rasa_port}/", procs)
-        yield {"rasa": f"http://127.0.0.1:{rasa_port}", "tmp": Path(tmp), "action_port": action_port}
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        st.stop_all()
 
 
 def say(stack, sender: str, text: str) -> list[dict]:
-    resp = requests.post(f"{stack['rasa']}/webhooks/rest/webhook",
-                         json={"sender": sender, "message": text}, timeout=60)
-    assert resp.status_code == 200, resp.text
-    return resp.json()
+    return stack.say(sender, text)
 
 
 def texts(messages: list[dict]) -> str:
@@ -109,7 +55,7 @@ def test_database_backed_question_returns_content_from_the_database(stack):
 
 
 def test_the_http_api_is_not_exposed_without_a_token(stack):
-    assert requests.get(f"{stack['rasa']}/conversations/x/tracker", timeout=10).status_code in (401, 403, 404)
+    assert requests.get(f"{stack.rasa_url}/conversations/x/tracker", timeout=10).status_code in (401, 403, 404)
 
 
 def _listen_addresses(port: int) -> set[str]:
@@ -124,4 +70,4 @@ def _listen_addresses(port: int) -> set[str]:
 
 
 def test_action_server_listens_on_localhost_only(stack):
-    assert _listen_addresses(stack["action_port"]) == {"127.0.0.1"}
+    assert _listen_addresses(stack.action_port) == {"127.0.0.1"}

@@ -1,0 +1,68 @@
+"""One mechanism for interruptions of every form.
+
+Each form's validation action inherits InterruptibleFormValidation. When the user asks a question in the
+middle of a form (a topic question, "ben je een bot?", "wat kun je?"), the validator answers it, drops
+whatever the free-text slot mappings picked up from that message, and the form asks its question again.
+So no rule per form and intent is needed; only `stop` has a rule per form (to deactivate it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+
+# Intents answered without leaving the form. Topic questions are added by prefix.
+INTERRUPTING_INTENTS = {"bot_challenge", "what_can_you_do", "ask_privacy", "ask_deal_gemeenten", "faq"}
+MIN_CONFIDENCE = 0.6
+
+STATIC_ANSWERS = {
+    "bot_challenge": "utter_iamabot",
+    "what_can_you_do": "utter_what_can_you_do",
+}
+
+
+def is_interruption(tracker: Tracker) -> str | None:
+    """The intent of the latest message when it is a question to answer mid-form, else None."""
+    intent = tracker.latest_message.get("intent") or {}
+    name, confidence = intent.get("name") or "", intent.get("confidence") or 0.0
+    if confidence < MIN_CONFIDENCE:
+        return None
+    if name in INTERRUPTING_INTENTS or name.startswith("ask_"):
+        return name
+    return None
+
+
+async def answer_interruption(dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: dict[str, Any], intent: str) -> None:
+    if intent in STATIC_ANSWERS:
+        dispatcher.utter_message(response=STATIC_ANSWERS[intent])
+        return
+    if intent == "faq":
+        retrieval = (tracker.latest_message.get("response_selector") or {}).get("faq", {})
+        key = (retrieval.get("response") or {}).get("utter_action")
+        if key:
+            dispatcher.utter_message(response=key)
+        return
+    from actions.knowledge import answer_question  # topic questions: the knowledge base answers
+
+    await answer_question(dispatcher, tracker, domain, intent)
+
+
+class InterruptibleFormValidation(FormValidationAction):
+    """Base for every form validator: answers interruptions, then lets the form ask again."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        intent = is_interruption(tracker)
+        if intent and tracker.active_loop.get("name") == self.form_name():
+            await answer_interruption(dispatcher, tracker, domain, intent)
+            dispatcher.utter_message(response="utter_back_to_form")
+            # Free-text mappings already copied the question into the requested slot (Rasa extracts
+            # before the form runs): clear what this message set, so the form asks that slot again.
+            form_slots = set(self.domain_slots(domain))
+            return [SlotSet(name, None) for name in tracker.slots_to_validate() if name in form_slots]
+        return await super().run(dispatcher, tracker, domain)
