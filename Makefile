@@ -9,7 +9,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING ?= 1
 export RASA_TELEMETRY_ENABLED ?= false
 export PYTHONWARNINGS ?= ignore
 
-.PHONY: run test venv lint format validate train pytest stories bench bench-nlu bench-knowledge soak clean
+.PHONY: run test venv lint format validate train pytest stories bench bench-nlu bench-knowledge soak clean browser-deps
 
 run: venv ## train if needed, load knowledge, start Rasa, action server and web app
 	$(BIN)/loket run
@@ -33,12 +33,23 @@ format: venv
 
 validate: venv
 	$(BIN)/loket knowledge check
-	$(BIN)/rasa data validate $(RASA_ARGS) --fail-on-warnings
+	$(BIN)/python scripts/validate_data.py
 
 train: venv
 	$(BIN)/loket train
 
-pytest: venv
+# axe-core for the browser tests, from the npm registry (tests/browser/node_modules is gitignored).
+# Without npm the accessibility checks skip (CI has npm and sets LOKET_REQUIRE_BROWSER=1).
+NPM := $(shell command -v npm 2>/dev/null)
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+
+browser-deps: $(AXE)
+
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund
+	@touch $@
+
+pytest: venv $(if $(NPM),browser-deps)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 stories: venv

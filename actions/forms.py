@@ -8,6 +8,7 @@ So no rule per form and intent is needed; only `stop` has a rule per form (to de
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -52,8 +53,12 @@ async def answer_interruption(dispatcher: CollectingDispatcher, tracker: Tracker
     await answer_question(dispatcher, tracker, domain, intent)
 
 
-class InterruptibleFormValidation(FormValidationAction):
+class InterruptibleFormValidation(FormValidationAction, ABC):
     """Base for every form validator: answers interruptions, then lets the form ask again."""
+
+    @abstractmethod
+    def name(self) -> str:
+        """Abstract, so the action server does not register this base class as an action."""
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
@@ -64,5 +69,14 @@ class InterruptibleFormValidation(FormValidationAction):
             # Free-text mappings already copied the question into the requested slot (Rasa extracts
             # before the form runs): clear what this message set, so the form asks that slot again.
             form_slots = set(self.domain_slots(domain))
-            return [SlotSet(name, None) for name in tracker.slots_to_validate() if name in form_slots]
+            events = [SlotSet(name, None) for name in tracker.slots_to_validate() if name in form_slots]
+            requested = tracker.get_slot("requested_slot")
+            if requested:
+                # At a step without free text (gemeente, consent) nothing was extracted; without a
+                # slot event Rasa would reject the form and a rule would answer the question twice.
+                # Keeping requested_slot makes the form ask the same question again.
+                if requested not in {e["name"] for e in events}:
+                    events.append(SlotSet(requested, None))
+                events.append(SlotSet("requested_slot", requested))
+            return events
         return await super().run(dispatcher, tracker, domain)

@@ -46,6 +46,8 @@ INTENT_TITLES: dict[str, str] = {
     "private_life": "Hulp bij privé-problemen",
     "stop": "Stoppen met deze stap",
     "faq": "Uitleg over impact ondernemen en dit loket",
+    "more_info": "Meer over deze regeling",
+    "other_results": "Andere regelingen bekijken",
 }
 
 

@@ -111,6 +111,68 @@ class KnowledgeVersion(Base):
     counts = Column(JSON, nullable=False, default=dict)
 
 
+class KnowledgeSearch(Base):
+    """One searchable regeling or loket, rebuilt by every knowledge load (bot.knowledge.search).
+
+    words_* hold normalised words (lower case, no accents, compound parts added). SQLite indexes their
+    stems in the FTS5 table knowledge_fts; PostgreSQL has a GIN index on their 'dutch' tsvector.
+    """
+
+    __tablename__ = "knowledge_search"
+    id = Column(Integer, primary_key=True)  # also the FTS5 rowid
+    kind = Column(String(10), nullable=False)  # regeling | loket
+    item_id = Column(String(80), nullable=False)
+    name = Column(String(200), nullable=False)
+    provider = Column(String(120), nullable=False, default="")
+    summary = Column(Text, nullable=False)
+    source_url = Column(String(500), nullable=False)
+    last_checked = Column(Date)
+    themes = Column(Text, nullable=False, default="")  # "|innovation|energy|" for LIKE filters
+    region_level = Column(String(20), nullable=False)
+    region_provincie = Column(String(60))
+    region_gemeenten = Column(Text, nullable=False, default="")  # "|zwolle|kampen|"
+    words_name = Column(Text, nullable=False, default="")
+    words_keywords = Column(Text, nullable=False, default="")
+    words_provider = Column(Text, nullable=False, default="")
+    words_body = Column(Text, nullable=False, default="")
+
+    __table_args__ = (UniqueConstraint("kind", "item_id"),)
+
+
+# The SQLite FTS5 table is created with raw SQL by the migration (Alembic cannot model virtual tables).
+# These names are not in the metadata on purpose; autogenerate (and the drift test) must leave them be.
+FTS_TABLES = frozenset(
+    ["knowledge_fts"] + [f"knowledge_fts_{s}" for s in ("data", "idx", "content", "docsize", "config")]
+)
+
+
+def _alembic_ignores_fts_tables() -> None:
+    """Register an autogenerate comparison hook (Alembic's documented extension point)."""
+    try:
+        from alembic.autogenerate import comparators
+        from alembic.operations import ops
+    except ImportError:  # alembic is only needed for migrations
+        return
+    kwargs: dict = {}
+    try:
+        from alembic.util import DispatchPriority
+
+        kwargs["priority"] = DispatchPriority.LAST  # after Alembic's own table comparison
+    except ImportError:
+        pass
+
+    def _drop_fts_ops(autogen_context, upgrade_ops, schemas) -> None:
+        upgrade_ops.ops[:] = [
+            op for op in upgrade_ops.ops
+            if not (isinstance(op, ops.DropTableOp) and op.table_name in FTS_TABLES)
+        ]
+
+    comparators.dispatch_for("schema", **kwargs)(_drop_fts_ops)
+
+
+_alembic_ignores_fts_tables()
+
+
 # --- people who log in ----------------------------------------------------------------------
 
 
@@ -186,7 +248,8 @@ class OutboxMessage(Base):
     delivery_key = Column(String(80), nullable=False, unique=True)
     channel = Column(String(20), nullable=False)  # email | webhook
     target = Column(String(500), nullable=False)
-    status = Column(String(20), nullable=False, default="pending")  # pending | delivered | failed
+    # pending | sending (leased by a worker) | delivered | failed (after many tries; still retried hourly)
+    status = Column(String(20), nullable=False, default="pending")
     attempts = Column(Integer, nullable=False, default=0)
     next_attempt_at = Column(DateTime, nullable=False, default=utcnow)
     last_error = Column(Text)

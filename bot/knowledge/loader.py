@@ -21,6 +21,10 @@ from sqlalchemy.orm import Session
 from bot import models
 from bot.db import session_scope
 from bot.knowledge import schema
+from bot.knowledge.search import rebuild_index
+
+# libyaml's safe loader is ~10x faster on large files; same results as yaml.safe_load.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class KnowledgeError(Exception):
@@ -50,7 +54,7 @@ class Knowledge:
 
 def _read_yaml(path: Path, problems: list[str]) -> dict | None:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)  # noqa: S506 - safe
     except yaml.YAMLError as exc:
         problems.append(f"{path.name}: geen geldige YAML: {exc}".replace("\n", " "))
         return None
@@ -218,6 +222,8 @@ def load(engine: Engine | None, knowledge_dir: Path, progress: bool = False) -> 
                 # Handoffs and users point at teams: a team that left the file stays, inert.
                 continue
             session.execute(delete(model).where(model.id.not_in(keep)))
+        # Same transaction: readers see the old content and index, or the new ones, never a mix.
+        rebuild_index(session, progress=progress)
         session.add(models.KnowledgeVersion(content_hash=kn.content_hash, counts=kn.counts()))
     return kn
 

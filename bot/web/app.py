@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 
 # Each module has setup(app); a module that is not there yet is skipped.
-FEATURE_MODULES = ("bot.web.widget", "bot.web.portal", "bot.web.dashboard", "bot.web.privacy")
+FEATURE_MODULES = ("bot.web.widget", "bot.web.portal", "bot.web.dashboard", "bot.web.privacy",
+                   "bot.web.maintenance")
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:

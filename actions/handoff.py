@@ -1,0 +1,377 @@
+"""The handoff form: thin Rasa adapters around bot.routing and bot.handoffs.
+
+Steps: gemeente (skipped when known) -> short description (proposed from the conversation, confirm with
+ja/nee) -> name -> e-mail and/or phone -> explicit consent. `stop` cancels at any step (a rule);
+nothing is stored without consent.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.context import latest_intent
+from actions.forms import InterruptibleFormValidation
+from bot import handoffs
+from bot.db import run_in_session
+from bot.routing import Route, no_team_text, resolve_gemeente, response_time_text, route
+
+log = logging.getLogger(__name__)
+
+FORM = "handoff_form"
+# Personal and per-request slots: cleared after submit or cancel, so nothing lingers in the tracker.
+PERSONAL_SLOTS = ("handoff_description", "handoff_description_draft", "handoff_name", "handoff_contact",
+                  "handoff_email", "handoff_phone", "handoff_consent", "handoff_gemeente_choices")
+NOT_DESCRIPTION_INTENTS = {"ask_privacy", "ask_deal_gemeenten"}
+MIN_CONFIDENCE = 0.6
+EMAIL_CANDIDATE = re.compile(r"[^\s,;:<>()\[\]\"']+@[^\s,;:<>()\[\]\"']+")
+DIGITS = re.compile(r"\+?\d[\d\s().-]{5,}\d")
+
+# Everything the form says (Dutch, B1, "u").
+TEXTS = {
+    "ask_name": "Wat is uw naam?",
+    "ask_contact": ("Hoe kan het team u bereiken? Typ uw e-mailadres of uw telefoonnummer, of allebei. "
+                    "Bijvoorbeeld: naam@voorbeeld.nl of 06 12345678."),
+    "cancelled": ("Goed, ik zet uw vraag niet door. Ik heb niets opgeslagen. Heeft u nog een andere "
+                  "vraag? Stel die gerust."),
+    "not_stored": ("Dat is goed. Ik heb uw gegevens niet opgeslagen en niets doorgestuurd. U kunt ook zelf "
+                   "contact opnemen met uw gemeente via de website van de gemeente. Heeft u nog een "
+                   "andere vraag?"),
+    "already": ("Daar ben ik al mee bezig: ik zet uw vraag door naar een mens van het makelaarsteam. "
+                "Beantwoord nog even deze vraag. Wilt u stoppen? Typ dan 'stop'."),
+    "failed": ("Sorry, er ging iets mis bij het opslaan. Uw vraag is nog niet doorgezet. Probeer het over "
+               "een paar minuten opnieuw met 'praat met een mens'."),
+}
+
+
+def clear_events() -> list[EventType]:
+    return [SlotSet(name, None) for name in PERSONAL_SLOTS]
+
+
+def _confidence(tracker: Tracker) -> float:
+    return float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
+
+
+async def _route(gemeente_id: str | None, topic: str | None = None) -> Route | None:
+    if not gemeente_id:
+        return None
+    return await run_in_session(lambda s: route(s, gemeente_id, topic))
+
+
+# --- contact details: e-mail and/or phone in one answer ----------------------------------------
+
+
+def parse_contact(text: str) -> tuple[str | None, str | None, str | None]:
+    """(email, phone, problem): the valid e-mail and phone found in `text`, or a Dutch explanation."""
+    text = (text or "").strip()
+    email = phone = None
+    rest = text
+    for candidate in EMAIL_CANDIDATE.findall(text):
+        candidate = candidate.rstrip(".")
+        try:
+            email = validate_email(candidate, check_deliverability=False).normalized
+        except EmailNotValidError:
+            return None, None, (f"Het e-mailadres '{candidate}' klopt niet. Controleer het en typ het "
+                                "opnieuw, bijvoorbeeld: naam@voorbeeld.nl.")
+        rest = rest.replace(candidate, " ")
+        break
+    match = next(iter(phonenumbers.PhoneNumberMatcher(rest, "NL", leniency=phonenumbers.Leniency.VALID)),
+                 None)
+    if match is not None:
+        phone = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    elif DIGITS.search(rest):
+        return None, None, ("Dit telefoonnummer klopt niet. Typ een Nederlands nummer met 10 cijfers, "
+                            "bijvoorbeeld 06 12345678 of 038 1234567, of een nummer met landcode, "
+                            "zoals +32 ...")
+    if email is None and phone is None:
+        return None, None, ("Ik zie geen e-mailadres of telefoonnummer. Typ bijvoorbeeld "
+                            "naam@voorbeeld.nl of 06 12345678.")
+    return email, phone, None
+
+
+def contact_summary(email: str | None, phone: str | None) -> str:
+    parts = []
+    if email:
+        parts.append(f"e-mail {email}")
+    if phone:
+        parts.append(f"telefoon {phone}")
+    return " en ".join(parts)
+
+
+# --- the form validator ------------------------------------------------------------------------
+
+
+class ValidateHandoffForm(InterruptibleFormValidation):
+    def name(self) -> str:
+        return "validate_handoff_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        active = tracker.active_loop.get("name") == FORM
+        intent = latest_intent(tracker)
+        requested = tracker.get_slot("requested_slot")
+        if active and intent == "stop":
+            return []  # nothing extracted: Rasa rejects the form and the stop rule cancels it
+        text = tracker.latest_message.get("text") or ""
+        if (active and intent == "request_human" and _confidence(tracker) >= MIN_CONFIDENCE
+                and not (requested == "handoff_description" and len(text.split()) >= 6)):
+            dispatcher.utter_message(text=TEXTS["already"])
+            return [SlotSet(requested, None)] if requested else []
+        if (active and requested == "handoff_description" and intent.startswith("ask_")
+                and intent not in NOT_DESCRIPTION_INTENTS):
+            # Asked "what is your question?", a topic question IS the answer, not an interruption.
+            return await FormValidationAction.run(self, dispatcher, tracker, domain)
+        return await super().run(dispatcher, tracker, domain)
+
+    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: dict[str, Any]) -> list[str]:
+        r = await _route(tracker.get_slot("gemeente"))
+        if r is not None and not r.has_team:
+            return ["gemeente"]  # no team to hand over to: end here, the submit action explains
+        return domain_slots
+
+    # gemeente ------------------------------------------------------------------------------
+
+    async def extract_gemeente(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                               domain: dict[str, Any]) -> dict[str, Any]:
+        # The typed answer, when action_extract_gemeente found nothing in it: validate_gemeente
+        # below says what was wrong with it (extra slots set here would be dropped by the SDK).
+        if tracker.get_slot("requested_slot") != "gemeente" or "gemeente" in tracker.slots_to_validate():
+            return {}
+        text = (tracker.latest_message.get("text") or "").strip()
+        return {"gemeente": text[:200]} if text else {}
+
+    async def validate_gemeente(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                domain: dict[str, Any]) -> dict[str, Any]:
+        if not value:
+            return {"gemeente": None}
+        res = await run_in_session(lambda s: resolve_gemeente(s, str(value)))
+        if res.status == "found":
+            return {"gemeente": res.gemeente_id, "handoff_gemeente_choices": None}
+        if res.status == "ambiguous":
+            return {"gemeente": None, "handoff_gemeente_choices": [g.name for g in res.candidates[:6]]}
+        if res.postcode:
+            dispatcher.utter_message(text=f"Bij postcode {res.postcode} kan ik geen gemeente vinden.")
+        else:
+            dispatcher.utter_message(text="Ik kan daar geen gemeente in vinden.")
+        return {"gemeente": None, "handoff_gemeente_choices": None}
+
+    # description ------------------------------------------------------------------------------
+
+    async def validate_handoff_description(self, value: Any, dispatcher: CollectingDispatcher,
+                                           tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
+        draft = tracker.get_slot("handoff_description_draft")
+        intent = latest_intent(tracker)
+        if draft and intent == "affirm":
+            return {"handoff_description": draft, "handoff_description_draft": None}
+        if draft and intent == "deny":
+            return {"handoff_description": None, "handoff_description_draft": ""}
+        text = " ".join(str(value or "").split())
+        if len(text) < 12 or len(text.split()) < 3:
+            dispatcher.utter_message(text="Kunt u iets meer vertellen over uw vraag? Eén of twee zinnen "
+                                          "is genoeg.")
+            return {"handoff_description": None}
+        return {"handoff_description": text[:handoffs.MAX_DESCRIPTION], "handoff_description_draft": None}
+
+    # name and contact ----------------------------------------------------------------------------
+
+    async def validate_handoff_name(self, value: Any, dispatcher: CollectingDispatcher,
+                                    tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
+        name = " ".join(str(value or "").split())
+        if latest_intent(tracker) == "deny":
+            dispatcher.utter_message(text="Het team heeft uw naam nodig om contact met u op te nemen. "
+                                          "Wilt u dat liever niet? Typ dan 'stop'.")
+            return {"handoff_name": None}
+        if not (2 <= len(name) <= 100) or "@" in name or sum(c.isdigit() for c in name) > 2:
+            dispatcher.utter_message(text="Dat lijkt geen naam. Typ uw voornaam en achternaam, "
+                                          "bijvoorbeeld: Sam de Vries.")
+            return {"handoff_name": None}
+        return {"handoff_name": name}
+
+    async def validate_handoff_contact(self, value: Any, dispatcher: CollectingDispatcher,
+                                       tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
+        email, phone, problem = parse_contact(str(value or ""))
+        if problem:
+            dispatcher.utter_message(text=problem)
+            return {"handoff_contact": None, "handoff_email": None, "handoff_phone": None}
+        return {"handoff_contact": contact_summary(email, phone), "handoff_email": email,
+                "handoff_phone": phone}
+
+    # consent --------------------------------------------------------------------------------------
+
+    async def extract_handoff_consent(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                      domain: dict[str, Any]) -> dict[str, Any]:
+        if (tracker.get_slot("requested_slot") != "handoff_consent"
+                or "handoff_consent" in tracker.slots_to_validate()
+                or latest_intent(tracker) in ("stop", "affirm", "deny")):
+            return {}
+        dispatcher.utter_message(text="Ik heb een duidelijk ja of nee nodig.")
+        return {"handoff_consent": None}
+
+    async def validate_handoff_consent(self, value: Any, dispatcher: CollectingDispatcher,
+                                       tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
+        return {"handoff_consent": value if isinstance(value, bool) else None}
+
+
+# --- questions the form asks -------------------------------------------------------------------
+
+
+class ActionAskHandoffGemeente(Action):
+    def name(self) -> str:
+        return "action_ask_handoff_form_gemeente"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        choices = tracker.get_slot("handoff_gemeente_choices") or []
+        if choices:
+            dispatcher.utter_message(
+                text="Er zijn meer gemeenten met die naam. Welke bedoelt u?",
+                buttons=[{"title": name, "payload": name} for name in choices])
+            return []
+        dispatcher.utter_message(text="In welke gemeente is uw bedrijf gevestigd? U mag ook uw "
+                                      "woonplaats of postcode typen.")
+        return []
+
+
+class ActionAskHandoffName(Action):
+    def name(self) -> str:
+        return "action_ask_handoff_name"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        dispatcher.utter_message(text=TEXTS["ask_name"])
+        return []
+
+
+class ActionAskHandoffContact(Action):
+    def name(self) -> str:
+        return "action_ask_handoff_contact"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        dispatcher.utter_message(text=TEXTS["ask_contact"])
+        return []
+
+
+class ActionAskHandoffDescription(Action):
+    def name(self) -> str:
+        return "action_ask_handoff_description"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        draft = tracker.get_slot("handoff_description_draft")
+        events: list[EventType] = []
+        if draft is None:  # first time: propose the user's last question from this conversation
+            draft = handoffs.last_question(tracker.events) or ""
+            events.append(SlotSet("handoff_description_draft", draft))
+        if draft:
+            dispatcher.utter_message(
+                text=f"Gaat uw vraag hierover?\n\"{draft}\"",
+                buttons=[{"title": "Ja", "payload": "/affirm"}, {"title": "Nee", "payload": "/deny"}])
+        else:
+            dispatcher.utter_message(text="Waar gaat uw vraag over? Beschrijf het in één of twee zinnen. "
+                                          "Dan weet het team wie u het beste kan helpen.")
+        return events
+
+
+class ActionAskHandoffConsent(Action):
+    def name(self) -> str:
+        return "action_ask_handoff_consent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        r = await _route(tracker.get_slot("gemeente"))
+        team = r.team.name if r and r.team else "het makelaarsteam van uw gemeente"
+        lines = [
+            f"Ik stuur dit naar {team}:",
+            f"- Vraag: {tracker.get_slot('handoff_description')}",
+            f"- Naam: {tracker.get_slot('handoff_name')}",
+            f"- Contact: {tracker.get_slot('handoff_contact')}",
+            "Mag ik deze gegevens delen met het makelaarsteam? Het team gebruikt ze alleen om u te "
+            "helpen met deze vraag. Zonder uw toestemming sla ik niets op.",
+        ]
+        dispatcher.utter_message(
+            text="\n".join(lines),
+            buttons=[{"title": "Ja, ik geef toestemming", "payload": "/affirm"},
+                     {"title": "Nee", "payload": "/deny"}])
+        return []
+
+
+# --- around the form ------------------------------------------------------------------------------
+
+
+class ActionHandoffIntro(Action):
+    def name(self) -> str:
+        return "action_handoff_intro"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        r = await _route(tracker.get_slot("gemeente"))
+        if r is not None and not r.has_team:
+            return []  # the form ends at once; the submit action gives the alternatives
+        who = r.team.name if r is not None else "het makelaarsteam van uw gemeente"
+        dispatcher.utter_message(text=f"Ik zet uw vraag door naar {who}. Dat zijn mensen van de "
+                                      "gemeente. Eerst stel ik u een paar korte vragen. Wilt u stoppen? "
+                                      "Typ dan 'stop'.")
+        return []
+
+
+class ActionSubmitHandoff(Action):
+    def name(self) -> str:
+        return "action_submit_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        gemeente_id = tracker.get_slot("gemeente")
+        topic = handoffs.topic_from_events(tracker.events)
+        r = await _route(gemeente_id, topic)
+        if r is not None and not r.has_team:
+            dispatcher.utter_message(text=no_team_text(r))
+            return clear_events()
+        if tracker.get_slot("handoff_consent") is not True or r is None:
+            dispatcher.utter_message(text=TEXTS["not_stored"])
+            return clear_events()
+
+        def store(session):
+            return handoffs.create_handoff(
+                session, sender_id=tracker.sender_id, gemeente_id=gemeente_id,
+                description=tracker.get_slot("handoff_description") or "",
+                contact_name=tracker.get_slot("handoff_name"),
+                contact_email=tracker.get_slot("handoff_email"),
+                contact_phone=tracker.get_slot("handoff_phone"),
+                consent=True, topic=topic, transcript=handoffs.transcript_from_events(tracker.events))
+
+        try:
+            created = await run_in_session(store)
+        except handoffs.HandoffError as exc:
+            dispatcher.utter_message(text=f"{exc} Ik heb niets doorgestuurd.")
+            return clear_events()
+        except Exception as exc:  # database trouble: say so, keep the answers so a retry is quick
+            # Only the type: database errors can carry the row values (personal data) in their text.
+            log.error("handoff could not be stored (%s)", type(exc).__name__)
+            dispatcher.utter_message(text=TEXTS["failed"])
+            return [SlotSet("handoff_consent", None)]
+        log.info("handoff %s stored for team %s", created.reference, created.team_id)
+        dispatcher.utter_message(text=(
+            f"Dank u wel. Uw vraag is doorgezet naar {created.team_name}. "
+            f"Uw referentienummer is {created.reference}. Bewaar dit nummer. "
+            f"Het team neemt {response_time_text(created.response_days)} contact met u op. "
+            "Kan ik u nog ergens anders mee helpen?"))
+        return clear_events()
+
+
+class ActionCancelHandoff(Action):
+    def name(self) -> str:
+        return "action_cancel_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        dispatcher.utter_message(text=TEXTS["cancelled"])
+        return clear_events()

@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`, `make bench-nlu`, `make bench-knowledge`); never part of `make test`."""

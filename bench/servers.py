@@ -1,0 +1,140 @@
+"""Processes under test: start, wait for health, sample memory of whole process trees, stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import requests
+
+QUIET_ENV = {
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    "PYTHONWARNINGS": "ignore",
+    "RASA_TELEMETRY_ENABLED": "false",
+}
+
+
+def wait_http(url: str, procs: Iterable[subprocess.Popen], timeout_s: float = 300) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for p in procs:
+            if p.poll() is not None:
+                raise RuntimeError(f"process exited early ({p.returncode}): {' '.join(map(str, p.args[:4]))}")
+        try:
+            if requests.get(url, timeout=2).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(url)
+
+
+@dataclass
+class Managed:
+    """A group of named server processes started by the benchmark (and only those are stopped)."""
+
+    log_dir: Path
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def start(self, name: str, cmd: list[str], env: dict[str, str], health: str | None,
+              cwd: Path | None = None, timeout_s: float = 300) -> subprocess.Popen:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        self.procs[name] = proc
+        if health:
+            wait_http(health, [proc], timeout_s)
+        return proc
+
+    def pids(self, names: Iterable[str] | None = None) -> list[int]:
+        chosen = self.procs if names is None else {n: self.procs[n] for n in names}
+        return [p.pid for p in chosen.values() if p.poll() is None]
+
+    def stop(self, name: str) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        # Each server runs in its own session; signal that group so Sanic workers stop too.
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def stop_all(self) -> None:
+        for name in reversed(list(self.procs)):
+            self.stop(name)
+
+
+def tree_rss_bytes(pids: Iterable[int]) -> int:
+    """Resident memory of the processes and all their descendants, counted once each."""
+    seen: dict[int, int] = {}
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            for proc in [root, *root.children(recursive=True)]:
+                if proc.pid not in seen:
+                    seen[proc.pid] = proc.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return sum(seen.values())
+
+
+def tree_cpu_seconds(pids: Iterable[int]) -> float:
+    """User + system CPU time used so far by the processes and their descendants."""
+    total = 0.0
+    seen: set[int] = set()
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            for proc in [root, *root.children(recursive=True)]:
+                if proc.pid not in seen:
+                    seen.add(proc.pid)
+                    t = proc.cpu_times()
+                    total += t.user + t.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+class PeakMemory:
+    """Samples the summed RSS of process trees in a thread; `peak_mb` is the highest sum seen."""
+
+    def __init__(self, pids: Iterable[int], interval_s: float = 0.25) -> None:
+        self.pids = list(pids)
+        self.interval_s = interval_s
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, tree_rss_bytes(self.pids))
+            self._stop.wait(self.interval_s)
+
+    def __enter__(self) -> PeakMemory:
+        self.peak = tree_rss_bytes(self.pids)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, tree_rss_bytes(self.pids))
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak / 2**20

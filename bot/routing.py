@@ -1,0 +1,296 @@
+"""Gemeente resolution (name, alias, woonplaats, postcode) and the choice of makelaarsteam.
+
+`resolve_gemeente` turns what a user typed into one gemeente, a short list to choose from, or nothing.
+`route` picks the makelaarsteam for a gemeente and topic, or, where there is none, an honest alternative
+from the loketten table. Everything reads the loaded knowledge; nothing here knows about Rasa.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Literal
+
+from rapidfuzz import fuzz
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import models
+
+Status = Literal["found", "ambiguous", "unknown"]
+
+POSTCODE = re.compile(r"\b([1-9][0-9]{3})\s?([a-z]{2})?\b", re.IGNORECASE)
+POSTCODE_ONLY = re.compile(r"^\s*([1-9][0-9]{3})\s?([a-z]{2})?\s*$", re.IGNORECASE)
+# Letter pairs PostNL never uses; a "postcode" with them is more likely a typo than a place.
+_NO_POSTCODE_LETTERS = {"SA", "SD", "SS"}
+
+# Words around a place name that carry no place information ("ik zit in gemeente Zwolle").
+STOPWORDS = {
+    "de", "het", "een", "in", "ik", "wij", "we", "zit", "zitten", "woon", "wonen", "gemeente",
+    "mijn", "onze", "ons", "bedrijf", "is", "van", "bij", "uit", "te", "op", "postcode", "pc",
+    "woonplaats", "plaats", "stad", "dorp", "gevestigd", "vestiging", "kom", "ben", "zijn", "en",
+    "dat", "die", "regio", "omgeving", "buurt", "in de", "graag", "hoi", "hallo", "ja", "nee",
+    "dan", "wel", "niet", "nog", "daar", "hier", "at", "the", "weet", "geen", "idee", "niks",
+    "hoor", "maakt", "thuis", "online", "overal", "heel", "maar", "werk", "werken", "nederland",
+}
+
+# Gemeente names that are also everyday words; inside a sentence they are not read as a place
+# (typed on their own they still are).
+SENTENCE_STOPWORDS = {"best", "beek", "putten", "buren", "duiven", "sluis", "hulst", "born"}
+
+FUZZY_CUTOFF = 85.0  # rapidfuzz ratio (0-100) for a typo to count as a match
+FUZZY_TIE = 3.0  # candidates this close to the best score are offered as a choice
+MIN_FUZZY_LEN = 4  # shorter words match too much by chance
+
+
+def normalize(text: str) -> str:
+    """Lower case, no accents, no apostrophes, punctuation as spaces: "'s-Gravenhage" -> "s gravenhage"."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    text = re.sub(r"[\u2019\u2018'`´]", "", text)
+    text = re.sub(r"[^a-z0-9]+", " ", text)
+    return " ".join(text.split())
+
+
+@dataclass
+class Resolution:
+    status: Status
+    gemeente: models.Gemeente | None = None
+    candidates: list[models.Gemeente] = field(default_factory=list)
+    via: str = ""  # name | alias | woonplaats | postcode | fuzzy | id
+    postcode: str | None = None  # set when the input was a postcode we could not place
+
+    @property
+    def gemeente_id(self) -> str | None:
+        return self.gemeente.id if self.gemeente else None
+
+
+@dataclass
+class _Index:
+    gemeenten: dict[str, models.Gemeente]
+    names: dict[str, set[str]]  # normalized name or alias -> gemeente ids
+    places: dict[str, set[str]]  # normalized woonplaats -> gemeente ids
+    ranges: list[tuple[int, int, str]]  # (low, high, gemeente id)
+
+
+def _base_name(name: str) -> str:
+    # "Bergen (L.)" -> "Bergen": people type the plain name and we ask which one.
+    return re.sub(r"\s*\(.*?\)\s*", " ", name).strip()
+
+
+def _build_index(session: Session) -> _Index:
+    gemeenten = {g.id: g for g in session.execute(select(models.Gemeente)).scalars()}
+    names: dict[str, set[str]] = {}
+    places: dict[str, set[str]] = {}
+    ranges: list[tuple[int, int, str]] = []
+    for g in gemeenten.values():
+        for label in {g.name, _base_name(g.name), g.id.replace("-", " "), *(g.aliases or [])}:
+            key = normalize(label)
+            if key:
+                names.setdefault(key, set()).add(g.id)
+        for place in g.woonplaatsen or []:
+            key = normalize(place)
+            if key:
+                places.setdefault(key, set()).add(g.id)
+        for rng in g.postcodes or []:
+            low, _, high = rng.partition("-")
+            ranges.append((int(low), int(high or low), g.id))
+    return _Index(gemeenten, names, places, ranges)
+
+
+def _sorted(index: _Index, ids: set[str]) -> list[models.Gemeente]:
+    # Deal gemeenten first: they are the ones with a makelaarsteam to hand over to.
+    return sorted((index.gemeenten[i] for i in ids), key=lambda g: (not g.deal, g.name))
+
+
+def _result(index: _Index, ids: set[str], via: str) -> Resolution:
+    if len(ids) == 1:
+        return Resolution("found", index.gemeenten[next(iter(ids))], via=via)
+    return Resolution("ambiguous", candidates=_sorted(index, ids), via=via)
+
+
+def _by_postcode(index: _Index, digits: int) -> set[str]:
+    return {gid for low, high, gid in index.ranges if low <= digits <= high}
+
+
+def _exact(index: _Index, key: str) -> Resolution | None:
+    if key in index.names:
+        return _result(index, index.names[key], "name")
+    if key in index.places:
+        return _result(index, index.places[key], "woonplaats")
+    return None
+
+
+def _windows(words: list[str], max_len: int = 3) -> list[str]:
+    return [" ".join(words[start:start + size])
+            for size in range(min(max_len, len(words)), 0, -1)
+            for start in range(len(words) - size + 1)]
+
+
+def _contained(index: _Index, key: str) -> Resolution | None:
+    """Known names inside a sentence ("we zitten in nieuw amsterdam"); longer matches hide the
+    shorter ones inside them, and two different places give a choice."""
+    words = key.split()
+    matches: list[tuple[int, int, set[str], str]] = []
+    for size in range(min(4, len(words)), 0, -1):
+        for start in range(len(words) - size + 1):
+            window = " ".join(words[start:start + size])
+            if window in STOPWORDS or window in SENTENCE_STOPWORDS:
+                continue
+            ids, via = index.names.get(window), "name"
+            if not ids:
+                ids, via = index.places.get(window), "woonplaats"
+            if not ids or any(s <= start and start + size <= e for s, e, _, _ in matches):
+                continue
+            matches.append((start, start + size, ids, via))
+    if not matches:
+        return None
+    return _result(index, set().union(*(m[2] for m in matches)), matches[0][3])
+
+
+def _fuzzy(index: _Index, key: str) -> Resolution | None:
+    words = [w for w in key.split() if w not in STOPWORDS and w not in SENTENCE_STOPWORDS]
+    if not words or len(words) > 4:  # a long sentence is not an answer to "which gemeente"
+        return None
+    probes = {w for w in _windows(words, max_len=3) if len(w) >= MIN_FUZZY_LEN}
+    if not probes:
+        return None
+    scores: dict[str, float] = {}
+    for table in (index.names, index.places):
+        for label, ids in table.items():
+            if len(label) < MIN_FUZZY_LEN or label in SENTENCE_STOPWORDS:
+                continue
+            best = max(fuzz.ratio(probe, label) for probe in probes)
+            for gid in ids:
+                scores[gid] = max(scores.get(gid, 0.0), best)
+    if not scores:
+        return None
+    top = max(scores.values())
+    if top < FUZZY_CUTOFF:
+        return None
+    close = {gid for gid, s in scores.items() if s >= top - FUZZY_TIE}
+    return _result(index, close, "fuzzy")
+
+
+def resolve_gemeente(session: Session, text: str | None) -> Resolution:
+    """Find the gemeente meant by a name, alias, woonplaats or postcode (with small typos)."""
+    if not text or not text.strip():
+        return Resolution("unknown")
+    raw = text.strip()
+    index = _build_index(session)
+
+    if raw in index.gemeenten:  # already an id, e.g. from the widget's data-gemeente
+        return Resolution("found", index.gemeenten[raw], via="id")
+
+    # A postcode: the whole input ("8011", "8011 AB", "8011ab"), or a full one inside a sentence.
+    m = POSTCODE_ONLY.match(raw)
+    if m is None:
+        m = next((c for c in POSTCODE.finditer(raw) if c.group(2)), None)
+    if m is not None and not (m.group(2) and m.group(2).upper() in _NO_POSTCODE_LETTERS):
+        ids = _by_postcode(index, int(m.group(1)))
+        if ids:
+            return _result(index, ids, "postcode")
+        return Resolution("unknown", via="postcode",
+                          postcode=f"{m.group(1)} {m.group(2).upper()}" if m.group(2) else m.group(1))
+
+    key = normalize(raw)
+    if not key:
+        return Resolution("unknown")
+    for step in (_exact, _contained, _fuzzy):
+        hit = step(index, key)
+        if hit is not None:
+            return hit
+    return Resolution("unknown")
+
+
+def gemeente_by_id(session: Session, gemeente_id: str | None) -> models.Gemeente | None:
+    return session.get(models.Gemeente, gemeente_id) if gemeente_id else None
+
+
+# --- routing to a makelaarsteam -------------------------------------------------------------
+
+
+NATIONAL_FALLBACK = ("ondernemersplein", "kvk")  # loket ids, in order of preference
+
+
+@dataclass
+class Route:
+    gemeente: models.Gemeente
+    team: models.Makelaarsteam | None
+    alternatives: list[models.Loket] = field(default_factory=list)
+
+    @property
+    def has_team(self) -> bool:
+        return self.team is not None
+
+
+def team_for(session: Session, gemeente_id: str, topic: str | None = None) -> models.Makelaarsteam | None:
+    """The team that serves this gemeente; a team for the specific topic beats a team for "all"."""
+    teams = [t for t in session.execute(select(models.Makelaarsteam).order_by(models.Makelaarsteam.id))
+             .scalars() if gemeente_id in (t.gemeenten or [])]
+    if topic:
+        specific = [t for t in teams if topic in (t.topics or [])]
+        if specific:
+            return specific[0]
+    general = [t for t in teams if not t.topics or "all" in t.topics]
+    return general[0] if general else None
+
+
+def _covers(loket: models.Loket, gemeente: models.Gemeente) -> bool:
+    if loket.region_level == "provincie":
+        return (loket.region_provincie or "").lower() == gemeente.provincie.lower()
+    if loket.region_level == "gemeente":
+        return gemeente.id in (loket.region_gemeenten or [])
+    return False
+
+
+def _is_development_agency(loket: models.Loket) -> bool:
+    return loket.kind == "financier" and "ROM" in (loket.keywords or [])
+
+
+def alternatives_for(session: Session, gemeente: models.Gemeente, limit: int = 4) -> list[models.Loket]:
+    """Real places to go when a gemeente has no makelaarsteam: a local network, the regional
+    development agency and the national loket, all taken from the loketten table."""
+    loketten = session.execute(select(models.Loket).order_by(models.Loket.id)).scalars().all()
+    regional = [lk for lk in loketten if _covers(lk, gemeente)]
+    networks = [lk for lk in regional if lk.kind == "netwerk"]
+    agencies = [lk for lk in regional if _is_development_agency(lk)]
+    by_id = {lk.id: lk for lk in loketten}
+    national = [by_id[i] for i in NATIONAL_FALLBACK if i in by_id]
+    if not national:
+        national = [lk for lk in loketten if lk.region_level == "national" and lk.kind == "loket"][:1]
+    picked: list[models.Loket] = []
+    for lk in networks[:1] + agencies[:1] + national:
+        if lk not in picked:
+            picked.append(lk)
+    return picked[:limit]
+
+
+def route(session: Session, gemeente_id: str, topic: str | None = None) -> Route | None:
+    """The makelaarsteam for a gemeente (and topic), or the alternatives when there is none."""
+    gemeente = gemeente_by_id(session, gemeente_id)
+    if gemeente is None:
+        return None
+    team = team_for(session, gemeente.id, topic)
+    if team is not None:
+        return Route(gemeente, team)
+    return Route(gemeente, None, alternatives_for(session, gemeente))
+
+
+def no_team_text(r: Route) -> str:
+    """The honest answer for a gemeente without a makelaarsteam, in B1 Dutch."""
+    lines = [f"De gemeente {r.gemeente.name} heeft (nog) geen makelaarsteam voor impact ondernemers. "
+             "Ik kan uw vraag daarom niet doorzetten."]
+    if r.alternatives:
+        lines.append("U kunt wel terecht bij:")
+        for lk in r.alternatives:
+            lines.append(f"- {lk.name}: {lk.description} {lk.url}")
+    lines.append("U kunt ook de gemeente zelf bellen of mailen via de website van de gemeente.")
+    return "\n".join(lines)
+
+
+def response_time_text(days: int) -> str:
+    if days <= 0:
+        return "vandaag nog"
+    return f"binnen {days} werkdag" + ("" if days == 1 else "en")

@@ -1,0 +1,43 @@
+"""Container entry point: start one Loket role, configured by environment variables only.
+
+    python deploy/serve.py rasa | actions | web | migrate
+
+`rasa` renders Rasa's endpoints (tracker store, Redis lock store, action server) from LOKET_* variables
+via bot/cli.py, exactly as `loket run` does; `migrate` brings the database schema up to date and loads
+knowledge/ (run it once per release, before the other roles start).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot import cli  # noqa: E402
+from bot.settings import get_settings  # noqa: E402
+
+
+def command(role: str) -> list[str]:
+    settings = get_settings()
+    if role == "rasa":
+        return cli.rasa_command(settings)
+    if role == "actions":
+        return cli.action_server_command(settings)
+    if role == "web":
+        return [sys.executable, "-m", "bot.web"]
+    if role == "migrate":
+        return [sys.executable, "-m", "bot.cli", "knowledge", "load"]  # upgrades the schema first
+    raise SystemExit(f"unknown role {role!r}: use rasa, actions, web or migrate")
+
+
+def main() -> None:
+    role = sys.argv[1] if len(sys.argv) > 1 else "rasa"
+    cmd = command(role)
+    env = {**cli.SERVER_ENV, **os.environ} if hasattr(cli, "SERVER_ENV") else dict(os.environ)
+    os.execvpe(cmd[0], cmd, env)
+
+
+if __name__ == "__main__":
+    main()
