@@ -19,6 +19,7 @@ from rasa_sdk.forms import FormValidationAction
 # Intents answered without leaving the form. Topic questions are added by prefix.
 INTERRUPTING_INTENTS = {"bot_challenge", "what_can_you_do", "ask_privacy", "ask_deal_gemeenten", "faq"}
 MIN_CONFIDENCE = 0.6
+SHORT_ANSWER_WORDS = 3
 
 STATIC_ANSWERS = {
     "bot_challenge": "utter_iamabot",
@@ -31,6 +32,11 @@ def is_interruption(tracker: Tracker) -> str | None:
     intent = tracker.latest_message.get("intent") or {}
     name, confidence = intent.get("name") or "", intent.get("confidence") or 0.0
     if confidence < MIN_CONFIDENCE:
+        return None
+    text = (tracker.latest_message.get("text") or "").strip()
+    if len(text.split()) <= SHORT_ANSWER_WORDS and "?" not in text:
+        # A short answer without a question mark is an answer ("Sam de Vries", "Zwolle"), even when
+        # the classifier reads it as a question: otherwise the form would ask the same thing forever.
         return None
     if name in INTERRUPTING_INTENTS or name.startswith("ask_"):
         return name
