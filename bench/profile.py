@@ -52,6 +52,7 @@ LIBRARIES: list[tuple[str, str]] = [
     ("redis/", "Redis client"),
     ("aiohttp/", "aiohttp (HTTP client/server)"),
     ("sanic", "Sanic (HTTP server)"),
+    ("jsonschema/", "jsonschema (Rasa checks action replies)"),
     ("json", "JSON"),
     ("rasa/core/actions/action.py", "Rasa: action call"),
     ("rasa/nlu/", "Rasa NLU (Python part)"),

@@ -258,13 +258,14 @@ def start_scale_out(managed: Managed, tmp: Path, models_dir: Path, instances: in
 
 
 def measure(target: Target, levels: tuple[int, ...], messages: dict[int, int], max_s: float) -> None:
-    asyncio.run(warm_up(target.url, target.conversations, sender_prefix=f"warm-{target.name}"))
+    slug = target.name.lower().replace(" ", "-")  # sender ids allow no spaces (bot/privacy.py)
+    asyncio.run(warm_up(target.url, target.conversations, sender_prefix=f"warm-{slug}"))
     for level in levels:
         cpu_before = tree_cpu_seconds(target.pids)
         with PeakMemory(target.pids) as mem:
             result = asyncio.run(run_level(target.url, target.conversations, level,
                                            max_messages=messages[level], max_duration_s=max_s,
-                                           name=target.name, sender_prefix=f"{target.name}-{time.time_ns()}"))
+                                           name=target.name, sender_prefix=f"{slug}-{time.time_ns()}"))
         result.peak_rss_mb = mem.peak_mb
         result.cpu_s = tree_cpu_seconds(target.pids) - cpu_before
         target.results.append(result)
