@@ -231,3 +231,19 @@ async def test_balancer_spreads_turns_over_backends_and_skips_one_that_is_down(a
     assert set(homes.values()) == {"a", "b"}
     health = await (await client.get("/_balancer")).json()
     assert [b["up"] for b in health["backends"]] == [False, True, True]
+
+
+def test_the_sqlite_tracker_store_is_put_in_wal_mode(monkeypatch, tmp_path):
+    """One Rasa process on SQLite commits once per turn; WAL makes that one fsync instead of several."""
+    import sqlite3
+
+    from bot.cli import write_endpoints
+
+    monkeypatch.setenv("LOKET_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("LOKET_TRACKER_DB_URL", raising=False)
+    write_endpoints(load_settings())
+    conn = sqlite3.connect(tmp_path / "tracker.db")
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        conn.close()
