@@ -6,13 +6,13 @@ import os
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
-import requests
+
+from tests.stack import wait_http  # the same readiness check the tests use
 
 QUIET_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -20,21 +20,6 @@ QUIET_ENV = {
     "PYTHONWARNINGS": "ignore",
     "RASA_TELEMETRY_ENABLED": "false",
 }
-
-
-def wait_http(url: str, procs: Iterable[subprocess.Popen], timeout_s: float = 300) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for p in procs:
-            if p.poll() is not None:
-                raise RuntimeError(f"process exited early ({p.returncode}): {' '.join(map(str, p.args[:4]))}")
-        try:
-            if requests.get(url, timeout=2).status_code < 500:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(url)
 
 
 @dataclass
