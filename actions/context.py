@@ -13,14 +13,15 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.context import (
+    ENTITIES,
+    IGNORE_ENTITIES_FOR,
+    SLOT,
+    metadata_gemeente,
+    needs_gemeente_extraction,
+)
 from bot.db import run_in_session
 from bot.routing import Resolution, resolve_gemeente
-
-SLOT = "gemeente"
-ENTITIES = ("postcode", "gemeente", "woonplaats")  # most precise first
-# Asking about a gemeente ("doet Tilburg mee?") does not say where the user's business is.
-IGNORE_ENTITIES_FOR = {"ask_deal_gemeenten"}
-NO_EXTRACTION_INTENTS = {"stop"}
 
 
 def latest_intent(tracker: Tracker) -> str:
@@ -68,21 +69,22 @@ class ActionExtractGemeente(Action):
                   domain: dict[str, Any]) -> list[EventType]:
         current = tracker.get_slot(SLOT)
         requested = tracker.get_slot("requested_slot")
-        in_form = bool(tracker.active_loop.get("name"))
+        active_form = tracker.active_loop.get("name")
         intent = latest_intent(tracker)
-        if intent in NO_EXTRACTION_INTENTS:
-            return []
-        # A form asking something else: leave the gemeente alone (a name is not a place).
-        if in_form and requested != SLOT:
+        metadata = message_metadata(tracker)
+        entities = [e.get("entity") for e in tracker.latest_message.get("entities") or []]
+        if not needs_gemeente_extraction(intent=intent, entity_names=entities,
+                                         active_form=active_form, requested_slot=requested,
+                                         current=current, metadata=metadata):
             return []
 
         texts = [] if intent in IGNORE_ENTITIES_FOR else entity_values(tracker)
-        if in_form and requested == SLOT:
+        if active_form and requested == SLOT:
             texts.append(tracker.latest_message.get("text") or "")
         res = await resolve(texts)
         if res is None and current is None:
-            meta_value = message_metadata(tracker).get("gemeente")
-            if isinstance(meta_value, str) and 0 < len(meta_value) <= 100:
+            meta_value = metadata_gemeente(metadata)
+            if meta_value is not None:
                 res = await resolve([meta_value])
         # Only a change is an event: a repeated SlotSet would count as an answer in a form.
         if res is not None and res.gemeente_id != current:

@@ -126,7 +126,9 @@ def write_endpoints(settings: Settings) -> Path:
     if tracker.get_backend_name() == "sqlite":
         Path(tracker.database).parent.mkdir(parents=True, exist_ok=True)
         _sqlite_wal(Path(tracker.database))
-        tracker_cfg = {"type": "SQL", "dialect": "sqlite", "db": tracker.database}
+        # Rasa's SQL store with kept connections (bot/tracker_store.py); PostgreSQL uses Rasa's own.
+        tracker_cfg = {"type": "bot.tracker_store.LoketSQLTrackerStore", "dialect": "sqlite",
+                       "db": tracker.database}
     else:
         tracker_cfg = {
             "type": "SQL",
@@ -139,7 +141,8 @@ def write_endpoints(settings: Settings) -> Path:
             "login_db": tracker.query.get("login_db", "postgres"),
         }
     endpoints: dict = {
-        "action_endpoint": {"url": settings.action_url},
+        # Only actions marked `send_domain: true` in domain/ get the domain with each call.
+        "action_endpoint": {"url": settings.action_url, "enable_selective_domain": True},
         "tracker_store": tracker_cfg,
     }
     if settings.redis_url:

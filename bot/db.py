@@ -11,6 +11,7 @@ from typing import TypeVar
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from bot.settings import PROJECT_ROOT, get_settings
 
@@ -27,6 +28,12 @@ def make_engine(url: str | None = None) -> Engine:
             from pathlib import Path
 
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            # SQLAlchemy 1.4 gives file databases a NullPool: a new connection plus the PRAGMAs
+            # on every session. Keeping connections halves the cost of a short action query.
+            kwargs["poolclass"] = QueuePool
+            kwargs["pool_size"] = 5
+            kwargs["max_overflow"] = 10
+            kwargs["pool_pre_ping"] = False  # a local file cannot drop the connection
         # The action server and the web app use threads; SQLite handles the locking.
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     engine = create_engine(url, **kwargs)

@@ -8,7 +8,9 @@ from the loketten table. Everything reads the loaded knowledge; nothing here kno
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -68,10 +70,18 @@ class Resolution:
 
 @dataclass
 class _Index:
-    gemeenten: dict[str, models.Gemeente]
+    """Plain data, no ORM objects: it is cached across sessions and threads."""
+
+    gemeenten: dict[str, tuple[bool, str]]  # id -> (deal, name), for the order of choices
     names: dict[str, set[str]]  # normalized name or alias -> gemeente ids
     places: dict[str, set[str]]  # normalized woonplaats -> gemeente ids
     ranges: list[tuple[int, int, str]]  # (low, high, gemeente id)
+
+
+@dataclass
+class _Hit:
+    ids: set[str]
+    via: str
 
 
 def _base_name(name: str) -> str:
@@ -80,11 +90,12 @@ def _base_name(name: str) -> str:
 
 
 def _build_index(session: Session) -> _Index:
-    gemeenten = {g.id: g for g in session.execute(select(models.Gemeente)).scalars()}
+    gemeenten: dict[str, tuple[bool, str]] = {}
     names: dict[str, set[str]] = {}
     places: dict[str, set[str]] = {}
     ranges: list[tuple[int, int, str]] = []
-    for g in gemeenten.values():
+    for g in session.execute(select(models.Gemeente)).scalars():
+        gemeenten[g.id] = (bool(g.deal), g.name)
         for label in {g.name, _base_name(g.name), g.id.replace("-", " "), *(g.aliases or [])}:
             key = normalize(label)
             if key:
@@ -99,26 +110,50 @@ def _build_index(session: Session) -> _Index:
     return _Index(gemeenten, names, places, ranges)
 
 
-def _sorted(index: _Index, ids: set[str]) -> list[models.Gemeente]:
+_indexes: OrderedDict[tuple, _Index] = OrderedDict()
+_index_lock = threading.Lock()
+
+
+def _index(session: Session) -> _Index:
+    """The gemeente index, built once per database and knowledge load (one cheap query per call)."""
+    latest = session.execute(
+        select(models.KnowledgeVersion.id, models.KnowledgeVersion.content_hash)
+        .order_by(models.KnowledgeVersion.id.desc()).limit(1)
+    ).first()
+    if latest is None:  # gemeenten written without a knowledge load (tests): never cache
+        return _build_index(session)
+    key = (str(session.get_bind().url), tuple(latest))
+    with _index_lock:
+        found = _indexes.get(key)
+        if found is not None:
+            _indexes.move_to_end(key)
+            return found
+    index = _build_index(session)
+    with _index_lock:
+        _indexes[key] = index
+        while len(_indexes) > 4:
+            _indexes.popitem(last=False)
+    return index
+
+
+def _resolution(session: Session, index: _Index, hit: _Hit) -> Resolution:
+    if len(hit.ids) == 1:
+        return Resolution("found", session.get(models.Gemeente, next(iter(hit.ids))), via=hit.via)
     # Deal gemeenten first: they are the ones with a makelaarsteam to hand over to.
-    return sorted((index.gemeenten[i] for i in ids), key=lambda g: (not g.deal, g.name))
-
-
-def _result(index: _Index, ids: set[str], via: str) -> Resolution:
-    if len(ids) == 1:
-        return Resolution("found", index.gemeenten[next(iter(ids))], via=via)
-    return Resolution("ambiguous", candidates=_sorted(index, ids), via=via)
+    order = sorted(hit.ids, key=lambda i: (not index.gemeenten[i][0], index.gemeenten[i][1]))
+    return Resolution("ambiguous", candidates=[session.get(models.Gemeente, i) for i in order],
+                      via=hit.via)
 
 
 def _by_postcode(index: _Index, digits: int) -> set[str]:
     return {gid for low, high, gid in index.ranges if low <= digits <= high}
 
 
-def _exact(index: _Index, key: str) -> Resolution | None:
+def _exact(index: _Index, key: str) -> _Hit | None:
     if key in index.names:
-        return _result(index, index.names[key], "name")
+        return _Hit(set(index.names[key]), "name")
     if key in index.places:
-        return _result(index, index.places[key], "woonplaats")
+        return _Hit(set(index.places[key]), "woonplaats")
     return None
 
 
@@ -128,7 +163,7 @@ def _windows(words: list[str], max_len: int = 3) -> list[str]:
             for start in range(len(words) - size + 1)]
 
 
-def _contained(index: _Index, key: str) -> Resolution | None:
+def _contained(index: _Index, key: str) -> _Hit | None:
     """Known names inside a sentence ("we zitten in nieuw amsterdam"); longer matches hide the
     shorter ones inside them, and two different places give a choice."""
     words = key.split()
@@ -146,10 +181,10 @@ def _contained(index: _Index, key: str) -> Resolution | None:
             matches.append((start, start + size, ids, via))
     if not matches:
         return None
-    return _result(index, set().union(*(m[2] for m in matches)), matches[0][3])
+    return _Hit(set().union(*(m[2] for m in matches)), matches[0][3])
 
 
-def _fuzzy(index: _Index, key: str) -> Resolution | None:
+def _fuzzy(index: _Index, key: str) -> _Hit | None:
     words = [w for w in key.split() if w not in STOPWORDS and w not in SENTENCE_STOPWORDS]
     if not words or len(words) > 4:  # a long sentence is not an answer to "which gemeente"
         return None
@@ -170,7 +205,7 @@ def _fuzzy(index: _Index, key: str) -> Resolution | None:
     if top < FUZZY_CUTOFF:
         return None
     close = {gid for gid, s in scores.items() if s >= top - FUZZY_TIE}
-    return _result(index, close, "fuzzy")
+    return _Hit(set(close), "fuzzy")
 
 
 def resolve_gemeente(session: Session, text: str | None) -> Resolution:
@@ -178,10 +213,10 @@ def resolve_gemeente(session: Session, text: str | None) -> Resolution:
     if not text or not text.strip():
         return Resolution("unknown")
     raw = text.strip()
-    index = _build_index(session)
+    index = _index(session)
 
     if raw in index.gemeenten:  # already an id, e.g. from the widget's data-gemeente
-        return Resolution("found", index.gemeenten[raw], via="id")
+        return Resolution("found", session.get(models.Gemeente, raw), via="id")
 
     # A postcode: the whole input ("8011", "8011 AB", "8011ab"), or a full one inside a sentence.
     m = POSTCODE_ONLY.match(raw)
@@ -190,7 +225,7 @@ def resolve_gemeente(session: Session, text: str | None) -> Resolution:
     if m is not None and not (m.group(2) and m.group(2).upper() in _NO_POSTCODE_LETTERS):
         ids = _by_postcode(index, int(m.group(1)))
         if ids:
-            return _result(index, ids, "postcode")
+            return _resolution(session, index, _Hit(ids, "postcode"))
         return Resolution("unknown", via="postcode",
                           postcode=f"{m.group(1)} {m.group(2).upper()}" if m.group(2) else m.group(1))
 
@@ -200,7 +235,7 @@ def resolve_gemeente(session: Session, text: str | None) -> Resolution:
     for step in (_exact, _contained, _fuzzy):
         hit = step(index, key)
         if hit is not None:
-            return hit
+            return _resolution(session, index, hit)
     return Resolution("unknown")
 
 

@@ -1,5 +1,6 @@
-"""The Dutch spaCy component for the Rasa pipeline (the one part of bot/ that imports Rasa)."""
+"""Custom Rasa pipeline components: Dutch spaCy, and a ResponseSelector that runs only for FAQ messages."""
 
 from bot.nlp.component import DutchSpacyNLP
+from bot.nlp.faq_selector import FaqResponseSelector
 
-__all__ = ["DutchSpacyNLP"]
+__all__ = ["DutchSpacyNLP", "FaqResponseSelector"]
