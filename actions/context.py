@@ -21,7 +21,7 @@ from bot.context import (
     needs_gemeente_extraction,
 )
 from bot.db import run_in_session
-from bot.routing import Resolution, resolve_gemeente
+from bot.routing import Resolution, resolve_gemeente, route
 
 
 def latest_intent(tracker: Tracker) -> str:
@@ -88,5 +88,58 @@ class ActionExtractGemeente(Action):
                 res = await resolve([meta_value])
         # Only a change is an event: a repeated SlotSet would count as an answer in a form.
         if res is not None and res.gemeente_id != current:
+            return [SlotSet(SLOT, res.gemeente_id)]
+        return []
+
+
+def _noted_text(res: Resolution, has_team: bool | None, team_name: str | None) -> str:
+    if res.status == "found":
+        name = res.gemeente.name
+        if has_team:
+            return (f"Dank u. Uw bedrijf zit in de gemeente {name}. Daar helpt het {team_name} "
+                    "impact ondernemers verder. Wat is uw vraag? Wilt u direct met een makelaar "
+                    "praten? Typ dan 'praat met een mens'.")
+        return (f"Dank u. Uw bedrijf zit in de gemeente {name}. Die gemeente heeft (nog) geen "
+                "makelaarsteam, maar ik help u graag met regelingen en loketten. Wat is uw vraag?")
+    if res.status == "ambiguous":
+        names = [g.name for g in res.candidates]
+        listed = ", ".join(names[:-1]) + " en " + names[-1] if len(names) > 1 else names[0]
+        return (f"Er zijn meer gemeenten met die naam: {listed}. Typ uw postcode, dan weet ik welke "
+                "gemeente u bedoelt.")
+    if res.postcode:
+        # Postcode ranges are only loaded for the deal gemeenten: do not call the postcode wrong.
+        return (f"Bij postcode {res.postcode} kan ik de gemeente niet vinden. Typ de naam van uw "
+                "gemeente of woonplaats.")
+    return ("Die plaats ken ik niet als gemeente in Nederland. Typ de naam van uw gemeente, uw "
+            "woonplaats of uw postcode (bijvoorbeeld 8011 AB).")
+
+
+class ActionGemeenteNoted(Action):
+    """The user says where the business is, outside a form: confirm the gemeente that the slot
+    mapping resolved, or say why it could not (several gemeenten, unknown place or postcode)."""
+
+    def name(self) -> str:
+        return "action_gemeente_noted"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        texts = entity_values(tracker) or [tracker.latest_message.get("text") or ""]
+
+        def work(session):
+            res = Resolution("unknown")
+            for text in texts:
+                res = resolve_gemeente(session, text)
+                if res.status != "unknown":
+                    break
+            if res.status != "found":
+                return res, None, None
+            r = route(session, res.gemeente_id)
+            return res, bool(r and r.has_team), (r.team.name if r and r.team else None)
+
+        res, has_team, team_name = await run_in_session(work)
+        dispatcher.utter_message(text=_noted_text(res, has_team, team_name))
+        # Usually the slot mapping set it already; a place typed without a recognised entity is
+        # resolved here.
+        if res.status == "found" and res.gemeente_id != tracker.get_slot(SLOT):
             return [SlotSet(SLOT, res.gemeente_id)]
         return []

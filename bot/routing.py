@@ -8,9 +8,7 @@ from the loketten table. Everything reads the loaded knowledge; nothing here kno
 from __future__ import annotations
 
 import re
-import threading
 import unicodedata
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -19,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import models
+from bot.knowledge.cache import PerKnowledgeLoad
 
 Status = Literal["found", "ambiguous", "unknown"]
 
@@ -110,30 +109,9 @@ def _build_index(session: Session) -> _Index:
     return _Index(gemeenten, names, places, ranges)
 
 
-_indexes: OrderedDict[tuple, _Index] = OrderedDict()
-_index_lock = threading.Lock()
-
-
-def _index(session: Session) -> _Index:
-    """The gemeente index, built once per database and knowledge load (one cheap query per call)."""
-    latest = session.execute(
-        select(models.KnowledgeVersion.id, models.KnowledgeVersion.content_hash)
-        .order_by(models.KnowledgeVersion.id.desc()).limit(1)
-    ).first()
-    if latest is None:  # gemeenten written without a knowledge load (tests): never cache
-        return _build_index(session)
-    key = (str(session.get_bind().url), tuple(latest))
-    with _index_lock:
-        found = _indexes.get(key)
-        if found is not None:
-            _indexes.move_to_end(key)
-            return found
-    index = _build_index(session)
-    with _index_lock:
-        _indexes[key] = index
-        while len(_indexes) > 4:
-            _indexes.popitem(last=False)
-    return index
+# Built once per knowledge load: reading all gemeenten for every message was most of the action
+# server's database time (docs/BENCHMARKS.md).
+_index = PerKnowledgeLoad(_build_index).get
 
 
 def _resolution(session: Session, index: _Index, hit: _Hit) -> Resolution:

@@ -12,7 +12,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 
-from actions.context import ActionExtractGemeente
+from actions.context import ActionExtractGemeente, ActionGemeenteNoted
 from actions.handoff import (
     PERSONAL_SLOTS,
     ActionAskHandoffConsent,
@@ -179,6 +179,37 @@ async def extract(t: Tracker) -> dict:
 async def test_entities_set_the_gemeente_id(kb, entity, value, expected):
     t = tracker("...", "ask_btw", entities=[{"entity": entity, "value": value}], active=False)
     assert await extract(t) == {"gemeente": expected}
+
+
+async def noted(t: Tracker) -> tuple[dict, str]:
+    dispatcher = CollectingDispatcher()
+    events = await ActionGemeenteNoted().run(dispatcher, t, DOMAIN)
+    return slot_events(events), "\n".join(m.get("text") or "" for m in dispatcher.messages)
+
+
+async def test_a_named_gemeente_outside_a_form_is_confirmed_with_its_team(kb):
+    place = [{"entity": "gemeente", "value": "Zwolle"}]
+    slots, text = await noted(tracker("ik zit in Zwolle", "inform", entities=place, active=False,
+                                      slots={"gemeente": "zwolle"}))
+    assert slots == {}  # the slot mapping set it already
+    assert "gemeente Zwolle" in text and "Makelaarsteam Impact Ondernemen Zwolle" in text
+
+
+async def test_a_gemeente_without_team_is_confirmed_honestly(kb):
+    slots, text = await noted(tracker("Urk", "inform", active=False))
+    assert slots == {"gemeente": "urk"}  # no entity: the typed text is resolved here
+    assert "gemeente Urk" in text and "geen makelaarsteam" in text
+
+
+async def test_an_ambiguous_or_unknown_place_is_explained_in_dutch(kb):
+    _, text = await noted(tracker("Bergen", "inform", entities=[{"entity": "gemeente", "value": "Bergen"}],
+                                  active=False))
+    assert "meer gemeenten met die naam" in text and "postcode" in text
+    slots, text = await noted(tracker("ik zit in Atlantis", "inform", active=False))
+    assert slots == {} and "ken ik niet" in text
+    slots, text = await noted(tracker("9999 ZZ", "inform", entities=[{"entity": "postcode", "value": "9999 ZZ"}],
+                                      active=False))
+    assert slots == {} and "postcode 9999 ZZ kan ik de gemeente niet vinden" in text
 
 
 async def test_metadata_fills_an_empty_gemeente_only(kb):

@@ -71,3 +71,20 @@ def _listen_addresses(port: int) -> set[str]:
 
 def test_action_server_listens_on_localhost_only(stack):
     assert _listen_addresses(stack.action_port) == {"127.0.0.1"}
+
+
+def test_faq_questions_get_the_selected_answer(stack):
+    """The ResponseSelector runs only for messages classified as faq (bot/nlp/faq_selector.py)."""
+    assert "geen huizenmakelaar" in texts(say(stack, "e2e-faq-1", "wat doet een makelaarsteam eigenlijk?"))
+    assert "2021 tot 1 april 2024" in texts(say(stack, "e2e-faq-2", "wat is de city deal impact ondernemen"))
+
+
+def test_a_place_named_mid_conversation_is_kept_for_the_handoff(stack):
+    """The gemeente slot mapping is skipped for messages without a place; one with a place still sets
+    it, and the handoff form then does not ask for the gemeente again."""
+    say(stack, "e2e-place", "hoi")
+    say(stack, "e2e-place", "wij zitten in Zwolle")
+    say(stack, "e2e-place", "wat is btw verlegd?")  # no place: the gemeente stays
+    reply = texts(say(stack, "e2e-place", "ik wil graag met een makelaar praten"))
+    assert "Makelaarsteam Impact Ondernemen Zwolle" in reply
+    assert "In welke gemeente" not in reply

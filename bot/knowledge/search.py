@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -34,6 +34,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from bot import models
+from bot.knowledge.cache import PerKnowledgeLoad
 
 THEME_BOOST = 2.0
 # FTS5 bm25 column weights: name, keywords, provider, body, themes (the order of the virtual table).
@@ -354,30 +355,19 @@ def rebuild_index(session: Session, progress: bool = False) -> int:
 
 # --- vocabulary cache, keyed on the latest knowledge load ----------------------------------------
 
-_vocabularies: OrderedDict[tuple, Vocabulary] = OrderedDict()
-_vocab_lock = threading.Lock()
+
+def _build_vocabulary(session: Session) -> Vocabulary:
+    texts = session.execute(
+        select(KS.words_name, KS.words_keywords, KS.words_provider, KS.words_body)).all()
+    return Vocabulary.from_texts(" ".join(row) for row in texts)
+
+
+_vocabularies: PerKnowledgeLoad[Vocabulary] = PerKnowledgeLoad(_build_vocabulary)
 
 
 def vocabulary(session: Session) -> Vocabulary:
     """The indexed words, cached per database and knowledge load (one cheap query per call)."""
-    latest = session.execute(
-        select(models.KnowledgeVersion.id, models.KnowledgeVersion.content_hash)
-        .order_by(models.KnowledgeVersion.id.desc()).limit(1)
-    ).first()
-    key = (str(session.get_bind().url), tuple(latest) if latest else None)
-    with _vocab_lock:
-        found = _vocabularies.get(key)
-        if found is not None:
-            _vocabularies.move_to_end(key)
-            return found
-    texts = session.execute(
-        select(KS.words_name, KS.words_keywords, KS.words_provider, KS.words_body)).all()
-    vocab = Vocabulary.from_texts(" ".join(row) for row in texts)
-    with _vocab_lock:
-        _vocabularies[key] = vocab
-        while len(_vocabularies) > 4:
-            _vocabularies.popitem(last=False)
-    return vocab
+    return _vocabularies.get(session)
 
 
 # --- search -------------------------------------------------------------------------------------
