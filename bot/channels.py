@@ -53,7 +53,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.context import SLOT, needs_gemeente_extraction
+from bot import speedups
 from bot.privacy import SENDER_RE, install_log_redaction
 from bot.settings import PROJECT_ROOT, get_settings
 
@@ -484,72 +484,7 @@ def configure_rasa_process(config: EdgeConfig | None = None) -> None:
     # caught by Rasa's processor like any action failure, which the channel then reports.
     rasa_action.DEFAULT_REQUEST_TIMEOUT = config.action_timeout_s
     _install_failure_watch()
-    _install_fast_action_calls(rasa_action)
-
-
-# --- fewer and cheaper action-server calls ---------------------------------------------------------
-
-
-def _install_fast_action_calls(rasa_action: Any) -> None:
-    """Two per-turn costs found with py-spy (docs/BENCHMARKS.md): Rasa 3.6 builds a jsonschema
-    validator for every action-server reply (~30 % of its busy time), and it calls the gemeente slot
-    mapping after every message, although most messages name no place."""
-    if getattr(rasa_action, "_loket_fast_calls", False):
-        return
-    from jsonschema import ValidationError
-    from jsonschema.validators import validator_for
-
-    remote = rasa_action.RemoteAction
-    schema = remote.action_response_format_spec()
-    cls = validator_for(schema)  # the draft jsonschema.validate would pick
-    cls.check_schema(schema)
-    validator = cls(schema)
-
-    def validate_action_result(self: Any, result: dict[str, Any]) -> bool:
-        # Same schema and error as Rasa's own check; the validator is built once per process.
-        error = next(iter(validator.iter_errors(result)), None)
-        if error is not None:
-            raise ValidationError(f"{error.message}. Failed to validate Action server response "
-                                  f"from API.")
-        return True
-
-    remote._validate_action_result = validate_action_result
-
-    extract = rasa_action.ActionExtractSlots
-    original = extract._execute_custom_action
-
-    async def execute_custom_action(self: Any, mapping: dict[str, Any], executed: set,
-                                    output_channel: Any, nlg: Any, tracker: Any,
-                                    domain: Any) -> tuple[list, set]:
-        if mapping.get("action") == GEMEENTE_MAPPING_ACTION and not _gemeente_mapping_needed(tracker):
-            return [], executed
-        return await original(self, mapping, executed, output_channel, nlg, tracker, domain)
-
-    extract._execute_custom_action = execute_custom_action
-    rasa_action._loket_fast_calls = True
-
-
-GEMEENTE_MAPPING_ACTION = "action_extract_gemeente"
-
-
-def _gemeente_mapping_needed(tracker: Any) -> bool:
-    """bot.context's predicate on Rasa's own tracker (the action reads the SDK's copy of it)."""
-    from rasa.shared.core.events import UserUttered
-
-    message = tracker.latest_message
-    metadata = getattr(message, "metadata", None)
-    if not isinstance(metadata, dict) or not metadata:
-        metadata = next((e.metadata for e in reversed(tracker.events)
-                         if isinstance(e, UserUttered) and isinstance(e.metadata, dict)
-                         and e.metadata), {})
-    return needs_gemeente_extraction(
-        intent=(message.intent or {}).get("name") or "" if message else "",
-        entity_names=[e.get("entity") for e in (message.entities or [])] if message else [],
-        active_form=tracker.active_loop_name,
-        requested_slot=tracker.get_slot("requested_slot"),
-        current=tracker.get_slot(SLOT),
-        metadata=metadata,
-    )
+    speedups.install()
 
 
 # --- failed turns -----------------------------------------------------------------------------

@@ -1,6 +1,7 @@
-"""The Rasa process skips the gemeente slot mapping call when a message cannot change the gemeente,
-and checks action-server replies with a validator built once (bot/channels.py). Rasa's own
-ActionExtractSlots runs here against a small action server that counts the calls it gets."""
+"""The speed-ups of the Rasa process (bot/speedups.py): the gemeente slot mapping call is skipped when
+a message cannot change the gemeente, action-server replies are checked with a validator built once,
+and TED predictions are kept per state window. Rasa's own ActionExtractSlots runs here against a small
+action server that counts the calls it gets."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ from aiohttp.test_utils import TestServer
 from jsonschema import ValidationError
 from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+from rasa.core.policies.policy import PolicyPrediction
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActiveLoop, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from bot import channels
+from bot import speedups
 from bot.context import needs_gemeente_extraction
 from bot.settings import PROJECT_ROOT
 
@@ -79,7 +81,7 @@ async def action_server():
     app.router.add_post("/webhook", webhook)
     server = TestServer(app)
     await server.start_server()
-    channels._install_fast_action_calls(rasa_action)
+    speedups.install()
     yield EndpointConfig(str(server.make_url("/webhook")), enable_selective_domain=True), calls
     await server.close()
 
@@ -132,10 +134,68 @@ async def test_the_form_question_for_the_gemeente_is_sent(action_server):
 # --- reply validation ---------------------------------------------------------------------------
 
 def test_action_replies_are_still_validated():
-    channels._install_fast_action_calls(rasa_action)
+    speedups.install()
     remote = rasa_action.RemoteAction("action_answer_topic", None)
     assert remote._validate_action_result({"events": [], "responses": [{"text": "hoi"}]})
     with pytest.raises(ValidationError):
         remote._validate_action_result({"events": [{"event": "slot"}], "responses": "not a list"})
     with pytest.raises(ValidationError):
         remote._validate_action_result({"events": [{"event": "no_such_event"}]})
+
+
+# --- TED predictions ----------------------------------------------------------------------------
+
+class FakeTED:
+    """What the cache reads of a TEDPolicy; `calls` counts the real predictions."""
+
+    only_e2e = False
+
+    def __init__(self, fake_features: dict | None = None) -> None:
+        self.fake_features = fake_features or {}
+        self.calls = 0
+
+    def _prediction_states(self, tracker, domain, use_text_for_last_user_input, rule_only_data):
+        return tracker["states"]
+
+
+def predict_original(self, tracker, domain, rule_only_data=None, precomputations=None, **kwargs):
+    self.calls += 1
+    return PolicyPrediction([0.1, 0.2 * self.calls, 0.7], "TEDPolicy", policy_priority=1)
+
+
+def states(intent: str) -> dict:
+    return {"states": [{}, {"user": {"intent": intent}, "prev_action": {"action_name": "action_listen"}}]}
+
+
+def test_ted_predicts_once_per_state_window():
+    predict = speedups.cached_prediction(predict_original)
+    ted = FakeTED()
+    first = predict(ted, states("ask_btw"), None)
+    again = predict(ted, states("ask_btw"), None)
+    assert ted.calls == 1
+    assert again.probabilities == first.probabilities == [0.1, 0.2, 0.7]
+    assert again.policy_name == "TEDPolicy"
+    other = predict(ted, states("greet"), None)
+    assert ted.calls == 2 and other.probabilities[1] == 0.4
+
+
+def test_a_caller_changing_its_prediction_does_not_change_the_next_one():
+    predict = speedups.cached_prediction(predict_original)
+    ted = FakeTED()
+    predict(ted, states("ask_btw"), None).probabilities[2] = 0.0  # as the ensemble does for a rejected action
+    assert predict(ted, states("ask_btw"), None).probabilities == [0.1, 0.2, 0.7]
+
+
+def test_end_to_end_models_are_not_cached():
+    predict = speedups.cached_prediction(predict_original)
+    ted = FakeTED(fake_features={"text": []})
+    predict(ted, states("ask_btw"), None)
+    predict(ted, states("ask_btw"), None)
+    assert ted.calls == 2
+
+
+def test_the_cache_is_installed_on_rasas_ted_policy():
+    from rasa.core.policies.ted_policy import TEDPolicy
+
+    speedups.install()
+    assert hasattr(TEDPolicy.predict_action_probabilities, "_loket_original")
