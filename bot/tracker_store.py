@@ -13,15 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
-from sqlalchemy.pool import QueuePool
 
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.close()
+from bot.db import make_engine
 
 
 class LoketSQLTrackerStore(SQLTrackerStore):
@@ -31,7 +24,6 @@ class LoketSQLTrackerStore(SQLTrackerStore):
             return
         url = self.engine.url
         self.engine.dispose()
-        self.engine = sa.create_engine(url, poolclass=QueuePool, pool_size=5, max_overflow=10,
-                                       connect_args={"check_same_thread": False, "timeout": 30})
-        sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        # The same pooled engine and PRAGMAs (WAL, synchronous=NORMAL) as the application database.
+        self.engine = make_engine(url.render_as_string(hide_password=False))
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
