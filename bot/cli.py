@@ -70,6 +70,35 @@ def cmd_knowledge_check(args, settings: Settings) -> int:
         return 1
     counts = ", ".join(f"{v} {k}" for k, v in kn.counts().items())
     print(f"De kennisbank is in orde: {counts}.")
+    if directory.resolve() == (PROJECT_ROOT / "knowledge").resolve():
+        return _check_lookup(kn, PROJECT_ROOT)
+    return 0
+
+
+def _check_lookup(kn, project_root: Path) -> int:
+    """The NLU place-name table must match the gemeenten, or the model learns yesterday's names."""
+    from bot.knowledge.lookup import LOOKUP_FILE, render
+
+    path = project_root / LOOKUP_FILE
+    if not path.exists() or path.read_text(encoding="utf-8") != render(kn):
+        print(f"{LOOKUP_FILE} past niet bij de gemeenten in de kennisbank: "
+              "maak het opnieuw met `loket knowledge lookup`.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_knowledge_lookup(args, settings: Settings) -> int:
+    from bot.knowledge.loader import KnowledgeError, check
+    from bot.knowledge.lookup import place_names, write
+
+    try:
+        kn = check(settings.knowledge_dir)
+    except KnowledgeError as exc:
+        print(f"De kennisbank heeft {len(exc.problems)} fout(en); zie `loket knowledge check`.",
+              file=sys.stderr)
+        return 1
+    path = write(kn, PROJECT_ROOT)
+    print(f"{path.relative_to(PROJECT_ROOT)} geschreven: {len(place_names(kn))} plaatsnamen.")
     return 0
 
 
@@ -287,6 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
         p = kn.add_parser(name, help=text)
         p.add_argument("--dir", help="map met de kennisbank (standaard knowledge/)")
         p.set_defaults(func=func)
+    kn.add_parser("lookup", help="plaatsnamen voor de NLU (data/nlu/plaatsnamen.yml) opnieuw maken"
+                  ).set_defaults(func=cmd_knowledge_lookup)
 
     for extend in _EXTENSIONS:
         extend(sub)
