@@ -88,3 +88,27 @@ def test_a_place_named_mid_conversation_is_kept_for_the_handoff(stack):
     reply = texts(say(stack, "e2e-place", "ik wil graag met een makelaar praten"))
     assert "Makelaarsteam Impact Ondernemen Zwolle" in reply
     assert "In welke gemeente" not in reply
+
+
+# Written for this test, not copied from data/nlu: weather, food, sport and other daily life.
+OFF_TOPIC = [
+    "wordt het morgen droog in Drenthe?",
+    "kan iemand een broodje kaas bij me thuis bezorgen",
+    "hoe is PSV gisteren gespeeld",
+    "welke film draait er vanavond in de bioscoop",
+    "hoe bak ik pannenkoeken zonder eieren",
+]
+
+
+@pytest.mark.parametrize("text", OFF_TOPIC)
+def test_off_topic_questions_get_the_out_of_scope_answer_not_a_regeling(stack, text):
+    reply = texts(say(stack, f"e2e-oos-{OFF_TOPIC.index(text)}", text))
+    assert "daar kan ik u niet mee helpen" in reply
+    assert "Bron:" not in reply and "http" not in reply
+
+
+@pytest.mark.parametrize("place", ["Winterswijk", "Zundert", "Dinkelland"])
+def test_a_bare_place_name_the_training_data_never_saw_is_taken_as_the_gemeente(stack, place):
+    """The place-name feature (data/nlu/plaatsnamen.yml) makes a lone gemeente name read as inform."""
+    reply = texts(say(stack, f"e2e-bare-{place}", place))
+    assert f"Uw bedrijf zit in de gemeente {place}" in reply
