@@ -154,7 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="an existing model for the held-out test (else train one)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="folds trained at the same time (default: one per core)")
+    parser.add_argument("--config", default="config.yml", help="pipeline to measure (default: config.yml)")
     args = parser.parse_args(argv)
+    config = (PROJECT_ROOT / args.config).resolve()
 
     sections = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -162,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.model:
             model, train_s = Path(args.model), None
         else:
-            train_s = run([RASA, "train", "nlu", "--nlu", "data/nlu", "--config", "config.yml",
+            train_s = run([RASA, "train", "nlu", "--nlu", "data/nlu", "--config", str(config),
                            "--domain", "domain", "--out", str(tmp_path / "models")])
             model = newest_model(tmp_path / "models")
         run([RASA, "test", "nlu", "--nlu", "tests/nlu", "--model", str(model),
@@ -173,13 +175,15 @@ def main(argv: list[str] | None = None) -> int:
         cv_s = None
         if not args.skip_cv:
             start = time.monotonic()
-            cv_report, cv_errors = cross_validate(args.folds, args.jobs, tmp_path)
+            cv_report, cv_errors = cross_validate(args.folds, args.jobs, tmp_path, config=config)
             cv_s = time.monotonic() - start
             sections.append(table(f"{args.folds}-fold cross-validation on data/nlu", cv_report,
                                   cv_errors))
 
     head = [f"Measured {time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} cores "
             f"(`make bench-nlu`)."]
+    if args.config != "config.yml":
+        head.append(f"Pipeline: {args.config}.")
     if train_s:
         head.append(f"NLU training time: {train_s:.0f} s.")
     if cv_s:
