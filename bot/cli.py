@@ -57,16 +57,23 @@ def cmd_db_upgrade(args, settings: Settings) -> int:
     return 0
 
 
-def cmd_knowledge_check(args, settings: Settings) -> int:
+def _checked_knowledge(directory: Path):
+    """The knowledge in `directory`, or None after printing each problem."""
     from bot.knowledge.loader import KnowledgeError, check
 
-    directory = Path(args.dir) if args.dir else settings.knowledge_dir
     try:
-        kn = check(directory)
+        return check(directory)
     except KnowledgeError as exc:
         print(f"De kennisbank in {directory} heeft {len(exc.problems)} fout(en):", file=sys.stderr)
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
+        return None
+
+
+def cmd_knowledge_check(args, settings: Settings) -> int:
+    directory = Path(args.dir) if args.dir else settings.knowledge_dir
+    kn = _checked_knowledge(directory)
+    if kn is None:
         return 1
     counts = ", ".join(f"{v} {k}" for k, v in kn.counts().items())
     print(f"De kennisbank is in orde: {counts}.")
@@ -88,14 +95,10 @@ def _check_lookup(kn, project_root: Path) -> int:
 
 
 def cmd_knowledge_lookup(args, settings: Settings) -> int:
-    from bot.knowledge.loader import KnowledgeError, check
     from bot.knowledge.lookup import place_names, write
 
-    try:
-        kn = check(settings.knowledge_dir)
-    except KnowledgeError as exc:
-        print(f"De kennisbank heeft {len(exc.problems)} fout(en); zie `loket knowledge check`.",
-              file=sys.stderr)
+    kn = _checked_knowledge(settings.knowledge_dir)
+    if kn is None:
         return 1
     path = write(kn, PROJECT_ROOT)
     print(f"{path.relative_to(PROJECT_ROOT)} geschreven: {len(place_names(kn))} plaatsnamen.")
