@@ -180,7 +180,8 @@ def write_endpoints(settings: Settings) -> Path:
     if settings.redis_url:
         redis = make_url(settings.redis_url)
         endpoints["lock_store"] = {
-            "type": "redis",
+            # Rasa's RedisLockStore, with atomic ticket changes (see bot/lock_store.py)
+            "type": "bot.lock_store.AtomicRedisLockStore",
             "url": redis.host,
             "port": redis.port or 6379,
             "db": int(redis.database or 0),

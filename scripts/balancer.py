@@ -3,11 +3,10 @@
     python scripts/balancer.py --port 5005 --backend http://127.0.0.1:5101 --backend http://127.0.0.1:5102
 
 Backends may also come from LOKET_BALANCER_BACKENDS (comma-separated). Any backend can serve any turn:
-the conversation lives in the shared tracker store (PostgreSQL) and Rasa's Redis lock store orders the
-turns of one conversation. Still, the turns of one REST conversation (the JSON "sender") go to the same
-backend while it is up: Rasa 3.6's Redis lock store issues tickets with a read and a write that are not
-atomic across processes (RasaHQ/rasa#9213), so two messages of one conversation arriving at two servers
-in the same millisecond could both run. Other requests go to the backend with the fewest outstanding
+the conversation lives in the shared tracker store (PostgreSQL) and the Redis lock store
+(bot/lock_store.py) orders the turns of one conversation. Still, the turns of one REST conversation (the
+JSON "sender") go to the same backend while it is up, so they need not wait for a lock held on another
+server. Other requests go to the backend with the fewest outstanding
 requests. A backend that refuses connections is skipped for a few seconds.
 
 Meant for the REST channel and the benchmark. In production use nginx (deploy/nginx/loket.conf): it also

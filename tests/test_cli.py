@@ -26,7 +26,7 @@ def test_endpoints_for_scale_out_come_from_the_environment(monkeypatch, tmp_path
     assert cfg["tracker_store"]["port"] == 5433
     assert cfg["tracker_store"]["db"] == "tracker"
     assert cfg["tracker_store"]["password"] == "geheim"
-    assert cfg["lock_store"] == {"type": "redis", "url": "redis.internal", "port": 6380, "db": 2,
+    assert cfg["lock_store"] == {"type": "bot.lock_store.AtomicRedisLockStore", "url": "redis.internal", "port": 6380, "db": 2,
                                  "key_prefix": "loket"}
 
 
