@@ -16,8 +16,8 @@ Registered in credentials.yml by module path. The classes keep Rasa's channel na
 When the action server fails or is too slow, the user gets REPLY_ERROR instead of silence; the
 conversation (and an active form) stays as it was, so the next message continues it.
 
-This module may import Rasa (bot/ otherwise never does). Its settings are environment variables read
-in EdgeConfig.from_env (see docs/RELIABILITY.md).
+This module may import Rasa (bot/ otherwise never does). Its settings come from bot/settings.py
+(LOKET_RATE_*, LOKET_PROXY_COUNT, LOKET_ACTION_TIMEOUT_S; see docs/RELIABILITY.md).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ from sanic.response import HTTPResponse
 
 from bot import speedups
 from bot.privacy import SENDER_RE, install_log_redaction
-from bot.settings import PROJECT_ROOT, get_settings
+from bot.settings import PROJECT_ROOT, Settings, get_settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +72,6 @@ HUMAN_BUTTON = {"title": "Praat met een mens", "payload": "/request_human"}
 # --- configuration ----------------------------------------------------------------------------
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "")
-    try:
-        return float(raw) if raw.strip() else default
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
-
-
 @dataclass(frozen=True)
 class EdgeConfig:
     max_message_chars: int = 1000
@@ -92,16 +84,15 @@ class EdgeConfig:
     redis_url: str = ""
 
     @classmethod
-    def from_env(cls) -> EdgeConfig:
-        settings = get_settings()
+    def from_settings(cls, settings: Settings) -> EdgeConfig:
         return cls(
             max_message_chars=settings.max_message_chars,
-            sender_burst=_env_float("LOKET_RATE_SENDER_BURST", cls.sender_burst),
-            sender_per_minute=_env_float("LOKET_RATE_SENDER_PER_MINUTE", cls.sender_per_minute),
-            ip_burst=_env_float("LOKET_RATE_IP_BURST", cls.ip_burst),
-            ip_per_minute=_env_float("LOKET_RATE_IP_PER_MINUTE", cls.ip_per_minute),
-            action_timeout_s=_env_float("LOKET_ACTION_TIMEOUT_S", cls.action_timeout_s),
-            proxy_count=int(_env_float("LOKET_PROXY_COUNT", cls.proxy_count)),
+            sender_burst=settings.rate_sender_burst,
+            sender_per_minute=settings.rate_sender_per_minute,
+            ip_burst=settings.rate_ip_burst,
+            ip_per_minute=settings.rate_ip_per_minute,
+            action_timeout_s=settings.action_timeout_s,
+            proxy_count=settings.proxy_count,
             redis_url=settings.redis_url,
         )
 
@@ -471,7 +462,8 @@ class EdgeGate:
 @lru_cache(maxsize=1)
 def get_gate() -> EdgeGate:
     """One gate per process, shared by the REST and socket.io channels (so are the limits)."""
-    return EdgeGate(EdgeConfig.from_env(), PayloadPolicy.from_project())
+    # read now, not the cached copy: Rasa builds its channels once, after its environment is set
+    return EdgeGate(EdgeConfig.from_settings(load_settings()), PayloadPolicy.from_project())
 
 
 def configure_rasa_process(config: EdgeConfig | None = None) -> None:

@@ -29,6 +29,16 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
 def _env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -84,6 +94,14 @@ class Settings:
     conversation_retention_days: int
     contact_retention_days: int
     max_message_chars: int
+    # token buckets at the chat edge: a sender, and a client address (an office shares one)
+    rate_sender_burst: float
+    rate_sender_per_minute: float
+    rate_ip_burst: float
+    rate_ip_per_minute: float
+    proxy_count: int  # >0: trust that many proxies' X-Forwarded-For entries
+    action_timeout_s: float  # Rasa 3.6 waits 5 minutes for an action by default
+    purge_interval_s: float  # retention purge in the web app; 0: off
     frame_ancestors: str
     log_level: str
     extra: dict = field(default_factory=dict)
@@ -125,10 +143,17 @@ def load_settings() -> Settings:
         smtp_host=_env("LOKET_SMTP_HOST", "127.0.0.1"),
         smtp_port=_env_int("LOKET_SMTP_PORT", 1025),
         smtp_sender=_env("LOKET_SMTP_SENDER", "loket@example.nl"),
-        outbox_interval_s=float(_env("LOKET_OUTBOX_INTERVAL_S", "2")),
+        outbox_interval_s=_env_float("LOKET_OUTBOX_INTERVAL_S", 2),
         conversation_retention_days=_env_int("LOKET_CONVERSATION_RETENTION_DAYS", 28),
         contact_retention_days=_env_int("LOKET_CONTACT_RETENTION_DAYS", 90),
         max_message_chars=_env_int("LOKET_MAX_MESSAGE_CHARS", 1000),
+        rate_sender_burst=_env_float("LOKET_RATE_SENDER_BURST", 10),
+        rate_sender_per_minute=_env_float("LOKET_RATE_SENDER_PER_MINUTE", 30),
+        rate_ip_burst=_env_float("LOKET_RATE_IP_BURST", 120),
+        rate_ip_per_minute=_env_float("LOKET_RATE_IP_PER_MINUTE", 600),
+        proxy_count=_env_int("LOKET_PROXY_COUNT", 0),
+        action_timeout_s=_env_float("LOKET_ACTION_TIMEOUT_S", 20),
+        purge_interval_s=_env_float("LOKET_PURGE_INTERVAL_S", 3600),
         frame_ancestors=_env("LOKET_FRAME_ANCESTORS", "'self'"),
         log_level=_env("LOKET_LOG_LEVEL", "INFO"),
     )

@@ -8,6 +8,7 @@ for the planted name, e-mail address and phone number.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import logging
 from datetime import datetime, timedelta
@@ -315,11 +316,10 @@ def test_cli_purge_rejects_a_bad_date(settings):
 
 
 @pytest.fixture
-def web_app(settings, loaded, monkeypatch):
+def web_app(settings, loaded):
     from bot.web.app import create_app
 
-    monkeypatch.setenv("LOKET_PURGE_INTERVAL_S", "0")
-    return create_app(settings, loaded)
+    return create_app(dataclasses.replace(settings, purge_interval_s=0), loaded)
 
 
 async def test_api_forget_deletes_the_conversation(web_app, aiohttp_client, loaded, tracker_url,
@@ -368,9 +368,8 @@ async def test_the_web_app_purges_on_a_schedule(settings, loaded, tracker_url, m
     with session_scope(loaded) as s:
         s.add(models.UnansweredQuestion(sender_id=SENDER, text=f"ik ben {NAME}", reason="fallback",
                                         created_at=old))
-    monkeypatch.setenv("LOKET_PURGE_INTERVAL_S", "0.2")
     monkeypatch.setattr(maintenance, "FIRST_PURGE_DELAY_S", 0.05)
-    app = create_app(settings, loaded)
+    app = create_app(dataclasses.replace(settings, purge_interval_s=0.2), loaded)
     await aiohttp_client(app)  # runs on_startup
     for _ in range(100):
         await asyncio.sleep(0.05)

@@ -54,3 +54,29 @@ def test_generated_secret_key_is_stable(monkeypatch, tmp_path):
     first = load_settings().secret_key
     assert len(first) >= 40
     assert load_settings().secret_key == first
+
+
+def test_edge_limits_and_timeouts_come_from_the_environment(monkeypatch):
+    from bot.channels import EdgeConfig
+
+    monkeypatch.setenv("LOKET_RATE_IP_BURST", "1000000")
+    monkeypatch.setenv("LOKET_RATE_SENDER_PER_MINUTE", "12.5")
+    monkeypatch.setenv("LOKET_PROXY_COUNT", "2")
+    monkeypatch.setenv("LOKET_ACTION_TIMEOUT_S", "7")
+    monkeypatch.setenv("LOKET_PURGE_INTERVAL_S", "0")
+    s = load_settings()
+    assert (s.rate_ip_burst, s.rate_sender_per_minute, s.proxy_count) == (1_000_000, 12.5, 2)
+    assert (s.action_timeout_s, s.purge_interval_s) == (7, 0)
+    edge = EdgeConfig.from_settings(s)
+    assert (edge.ip_burst, edge.sender_per_minute, edge.proxy_count, edge.action_timeout_s) == (
+        1_000_000, 12.5, 2, 7)
+
+
+def test_bad_number_is_reported_with_the_variable_name(monkeypatch):
+    monkeypatch.setenv("LOKET_RATE_IP_PER_MINUTE", "veel")
+    try:
+        load_settings()
+    except ValueError as exc:
+        assert "LOKET_RATE_IP_PER_MINUTE" in str(exc)
+    else:
+        raise AssertionError("expected a ValueError")

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import time
 
 from aiohttp import web
@@ -23,7 +22,6 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 4096
 FORGET_PER_MINUTE = 10  # per client address: a person deletes a conversation now and then
-DEFAULT_PURGE_INTERVAL_S = 3600.0
 FIRST_PURGE_DELAY_S = 5.0  # let the app start first
 
 # The widget posts from the gemeente's site without cookies (credentials: "omit").
@@ -33,16 +31,6 @@ CORS_HEADERS = {
     "Access-Control-Allow-Headers": "Content-Type",
     "Access-Control-Max-Age": "600",
 }
-
-
-def purge_interval_s() -> float:
-    raw = os.environ.get("LOKET_PURGE_INTERVAL_S", "").strip()
-    if not raw:
-        return DEFAULT_PURGE_INTERVAL_S
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ValueError(f"LOKET_PURGE_INTERVAL_S must be a number, got {raw!r}") from exc
 
 
 class _Window:
@@ -126,7 +114,7 @@ async def _stop_purge(app: web.Application) -> None:
 def setup(app: web.Application) -> None:
     privacy.install_log_redaction()
     app["forget_limiter"] = _Window(FORGET_PER_MINUTE)
-    app["purge_interval_s"] = purge_interval_s()
+    app["purge_interval_s"] = app["settings"].purge_interval_s
     app["last_purge"] = None
     app.router.add_post("/api/forget", post_forget, name="forget")
     app.router.add_route("OPTIONS", "/api/forget", forget_preflight)
