@@ -116,7 +116,8 @@ def _user_texts(tracker: dict) -> list[str]:
 def test_both_instances_use_postgresql_and_redis_from_the_environment(two_instances):
     a, _ = two_instances
     endpoints = (a.tmp / "endpoints.yml").read_text()
-    assert "postgresql" in endpoints and "lock_store" in endpoints and "redis" in endpoints
+    assert "postgresql" in endpoints and "lock_store" in endpoints
+    assert "type: bot.lock_store.AtomicRedisLockStore" in endpoints
 
 
 @pytest.mark.postgres
