@@ -107,7 +107,20 @@ def test_off_topic_questions_get_the_out_of_scope_answer_not_a_regeling(stack, t
     assert "Bron:" not in reply and "http" not in reply
 
 
-@pytest.mark.parametrize("place", ["Winterswijk", "Zundert", "Dinkelland"])
+UNSEEN_PLACES = ["Winterswijk", "Zundert", "Dinkelland"]
+
+
+def test_no_training_example_names_the_unseen_places():
+    """The premise of the next test; only the generated place-name table may list them."""
+    nlu = Path(__file__).resolve().parent.parent / "data" / "nlu"
+    for path in sorted(nlu.glob("*.yml")):
+        if path.name == "plaatsnamen.yml":
+            continue
+        text = path.read_text(encoding="utf-8").lower()
+        assert not [p for p in UNSEEN_PLACES if p.lower() in text], path.name
+
+
+@pytest.mark.parametrize("place", UNSEEN_PLACES)
 def test_a_bare_place_name_the_training_data_never_saw_is_taken_as_the_gemeente(stack, place):
     """The place-name feature (data/nlu/plaatsnamen.yml) makes a lone gemeente name read as inform."""
     reply = texts(say(stack, f"e2e-bare-{place}", place))
