@@ -98,7 +98,7 @@ async def _purge_loop(app: web.Application, interval_s: float) -> None:
 
 
 async def _start_purge(app: web.Application) -> None:
-    interval = app["purge_interval_s"]
+    interval = app["settings"].purge_interval_s
     if interval > 0:
         app["purge_task"] = asyncio.create_task(_purge_loop(app, interval))
 
@@ -114,7 +114,6 @@ async def _stop_purge(app: web.Application) -> None:
 def setup(app: web.Application) -> None:
     privacy.install_log_redaction()
     app["forget_limiter"] = _Window(FORGET_PER_MINUTE)
-    app["purge_interval_s"] = app["settings"].purge_interval_s
     app["last_purge"] = None
     app.router.add_post("/api/forget", post_forget, name="forget")
     app.router.add_route("OPTIONS", "/api/forget", forget_preflight)
