@@ -55,7 +55,19 @@ from sanic.response import HTTPResponse
 
 from bot import speedups
 from bot.privacy import SENDER_RE, install_log_redaction
-from bot.settings import PROJECT_ROOT, Settings, get_settings, load_settings
+from bot.settings import (
+    DEFAULT_ACTION_TIMEOUT_S,
+    DEFAULT_MAX_MESSAGE_CHARS,
+    DEFAULT_PROXY_COUNT,
+    DEFAULT_RATE_IP_BURST,
+    DEFAULT_RATE_IP_PER_MINUTE,
+    DEFAULT_RATE_SENDER_BURST,
+    DEFAULT_RATE_SENDER_PER_MINUTE,
+    PROJECT_ROOT,
+    Settings,
+    get_settings,
+    load_settings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +86,13 @@ HUMAN_BUTTON = {"title": "Praat met een mens", "payload": "/request_human"}
 
 @dataclass(frozen=True)
 class EdgeConfig:
-    max_message_chars: int = 1000
-    sender_burst: float = 10  # messages a sender may send at once ...
-    sender_per_minute: float = 30  # ... and then on average per minute
-    ip_burst: float = 120  # one address can be a whole office behind NAT
-    ip_per_minute: float = 600
-    action_timeout_s: float = 20  # Rasa 3.6 waits 5 minutes by default
-    proxy_count: int = 0  # >0: trust that many proxies' X-Forwarded-For entries
+    max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS
+    sender_burst: float = DEFAULT_RATE_SENDER_BURST
+    sender_per_minute: float = DEFAULT_RATE_SENDER_PER_MINUTE
+    ip_burst: float = DEFAULT_RATE_IP_BURST
+    ip_per_minute: float = DEFAULT_RATE_IP_PER_MINUTE
+    action_timeout_s: float = DEFAULT_ACTION_TIMEOUT_S
+    proxy_count: int = DEFAULT_PROXY_COUNT  # >0: trust that many X-Forwarded-For entries
     redis_url: str = ""
 
     @classmethod

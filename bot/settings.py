@@ -13,6 +13,15 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+# Defaults at the chat edge, also the field defaults of bot.channels.EdgeConfig (tests build it bare)
+DEFAULT_MAX_MESSAGE_CHARS = 1000
+DEFAULT_RATE_SENDER_BURST = 10.0  # messages a sender may send at once ...
+DEFAULT_RATE_SENDER_PER_MINUTE = 30.0  # ... and then on average per minute
+DEFAULT_RATE_IP_BURST = 120.0  # one address can be a whole office behind NAT
+DEFAULT_RATE_IP_PER_MINUTE = 600.0
+DEFAULT_ACTION_TIMEOUT_S = 20.0  # Rasa 3.6 waits 5 minutes for an action by default
+DEFAULT_PROXY_COUNT = 0
+
 
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name)
@@ -100,7 +109,7 @@ class Settings:
     rate_ip_burst: float
     rate_ip_per_minute: float
     proxy_count: int  # >0: trust that many proxies' X-Forwarded-For entries
-    action_timeout_s: float  # Rasa 3.6 waits 5 minutes for an action by default
+    action_timeout_s: float
     purge_interval_s: float  # retention purge in the web app; 0: off
     frame_ancestors: str
     log_level: str
@@ -146,13 +155,13 @@ def load_settings() -> Settings:
         outbox_interval_s=_env_float("LOKET_OUTBOX_INTERVAL_S", 2),
         conversation_retention_days=_env_int("LOKET_CONVERSATION_RETENTION_DAYS", 28),
         contact_retention_days=_env_int("LOKET_CONTACT_RETENTION_DAYS", 90),
-        max_message_chars=_env_int("LOKET_MAX_MESSAGE_CHARS", 1000),
-        rate_sender_burst=_env_float("LOKET_RATE_SENDER_BURST", 10),
-        rate_sender_per_minute=_env_float("LOKET_RATE_SENDER_PER_MINUTE", 30),
-        rate_ip_burst=_env_float("LOKET_RATE_IP_BURST", 120),
-        rate_ip_per_minute=_env_float("LOKET_RATE_IP_PER_MINUTE", 600),
-        proxy_count=_env_int("LOKET_PROXY_COUNT", 0),
-        action_timeout_s=_env_float("LOKET_ACTION_TIMEOUT_S", 20),
+        max_message_chars=_env_int("LOKET_MAX_MESSAGE_CHARS", DEFAULT_MAX_MESSAGE_CHARS),
+        rate_sender_burst=_env_float("LOKET_RATE_SENDER_BURST", DEFAULT_RATE_SENDER_BURST),
+        rate_sender_per_minute=_env_float("LOKET_RATE_SENDER_PER_MINUTE", DEFAULT_RATE_SENDER_PER_MINUTE),
+        rate_ip_burst=_env_float("LOKET_RATE_IP_BURST", DEFAULT_RATE_IP_BURST),
+        rate_ip_per_minute=_env_float("LOKET_RATE_IP_PER_MINUTE", DEFAULT_RATE_IP_PER_MINUTE),
+        proxy_count=_env_int("LOKET_PROXY_COUNT", DEFAULT_PROXY_COUNT),
+        action_timeout_s=_env_float("LOKET_ACTION_TIMEOUT_S", DEFAULT_ACTION_TIMEOUT_S),
         purge_interval_s=_env_float("LOKET_PURGE_INTERVAL_S", 3600),
         frame_ancestors=_env("LOKET_FRAME_ANCESTORS", "'self'"),
         log_level=_env("LOKET_LOG_LEVEL", "INFO"),

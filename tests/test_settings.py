@@ -71,3 +71,16 @@ def test_edge_limits_and_timeouts_come_from_the_environment(monkeypatch):
     assert (edge.ip_burst, edge.sender_per_minute, edge.proxy_count, edge.action_timeout_s) == (
         1_000_000, 12.5, 2, 7)
 
+
+
+def test_a_bare_edge_config_has_the_same_limits_as_the_default_settings(monkeypatch):
+    """Tests build EdgeConfig() bare; its limits must be what `loket run` uses without LOKET_ variables."""
+    import dataclasses
+
+    from bot.channels import EdgeConfig
+
+    for name in ("LOKET_MAX_MESSAGE_CHARS", "LOKET_RATE_SENDER_BURST", "LOKET_RATE_SENDER_PER_MINUTE",
+                 "LOKET_RATE_IP_BURST", "LOKET_RATE_IP_PER_MINUTE", "LOKET_PROXY_COUNT",
+                 "LOKET_ACTION_TIMEOUT_S", "LOKET_REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    assert dataclasses.asdict(EdgeConfig()) == dataclasses.asdict(EdgeConfig.from_settings(load_settings()))
