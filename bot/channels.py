@@ -65,7 +65,6 @@ from bot.settings import (
     DEFAULT_RATE_SENDER_PER_MINUTE,
     PROJECT_ROOT,
     Settings,
-    get_settings,
     load_settings,
 )
 
@@ -426,12 +425,11 @@ class Verdict:
 
 class EdgeGate:
     def __init__(self, config: EdgeConfig, policy: PayloadPolicy,
-                 limiter: RateLimiter | None = None) -> None:
+                 limiter: RateLimiter | None = None, secret: str = "") -> None:
         self.config = config
         self.policy = policy
         # Processes sharing Redis share the secret (settings.secret_key), so their keys match.
-        self.limiter = limiter or RateLimiter.from_config(
-            config, get_settings().secret_key if config.redis_url else "")
+        self.limiter = limiter or RateLimiter.from_config(config, secret)
 
     def valid_sender(self, sender_id: Any) -> bool:
         return isinstance(sender_id, str) and bool(SENDER_RE.match(sender_id))
@@ -475,7 +473,9 @@ class EdgeGate:
 def get_gate() -> EdgeGate:
     """One gate per process, shared by the REST and socket.io channels (so are the limits)."""
     # read now, not the cached copy: Rasa builds its channels once, after its environment is set
-    return EdgeGate(EdgeConfig.from_settings(load_settings()), PayloadPolicy.from_project())
+    settings = load_settings()
+    return EdgeGate(EdgeConfig.from_settings(settings), PayloadPolicy.from_project(),
+                    secret=settings.secret_key)
 
 
 def configure_rasa_process(config: EdgeConfig | None = None) -> None:
