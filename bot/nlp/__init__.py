@@ -1,6 +1,7 @@
-"""Custom Rasa pipeline components: Dutch spaCy, and a ResponseSelector that runs only for FAQ messages."""
+"""Custom Rasa pipeline components: Dutch spaCy, the intent classifier, a ResponseSelector only for FAQ messages."""
 
 from bot.nlp.component import DutchSpacyNLP
 from bot.nlp.faq_selector import FaqResponseSelector
+from bot.nlp.tfidf_intent import TfidfIntentClassifier
 
-__all__ = ["DutchSpacyNLP", "FaqResponseSelector"]
+__all__ = ["DutchSpacyNLP", "FaqResponseSelector", "TfidfIntentClassifier"]
