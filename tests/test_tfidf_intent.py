@@ -127,3 +127,15 @@ def test_temperature_fit_recovers_the_temperature_that_made_the_labels():
     probabilities = softmax(scores, 0.5)
     labels = np.array([rng.choice(6, p=p) for p in probabilities])
     assert fit_temperature(scores, labels) == pytest.approx(0.5, rel=0.1)
+
+
+def test_two_intents_give_a_two_way_ranking(storage):
+    """sklearn gives a single score column for two classes; the ranking still names both."""
+    ctx = ExecutionContext(graph_schema=None, model_id="t")
+    component = TfidfIntentClassifier.create({"ranking_length": 0}, storage, Resource("tfidf"), ctx)
+    two = {k: EXAMPLES[k] for k in ("ask_kvk_registration", "out_of_scope")}
+    component.train(TrainingData([Message.build(t, intent) for intent, texts in two.items() for t in texts]))
+    ranking = classify(component, "kvk inschrijving voor mijn stichting").get("intent_ranking")
+    assert [r["name"] for r in ranking][0] == "ask_kvk_registration"
+    assert {r["name"] for r in ranking} == set(two)
+    assert math.isclose(sum(r["confidence"] for r in ranking), 1.0, rel_tol=1e-6)

@@ -59,6 +59,11 @@ def build_model(config: dict[str, Any]):
     return make_pipeline(features, LinearSVC(C=config["C"]))
 
 
+def score_columns(scores: np.ndarray) -> np.ndarray:
+    """One column per class; with two intents sklearn gives one column, the second class's score."""
+    return np.column_stack([-scores, scores]) if scores.ndim == 1 else scores
+
+
 def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
     z = scores / temperature
     z = z - z.max(axis=1, keepdims=True)
@@ -99,8 +104,11 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         self._resource = resource
         self.model = model
         self.temperature = temperature
-        self.patterns = patterns or []
-        self._compiled = [(f"__{p['name']}__", re.compile(p["pattern"], re.IGNORECASE)) for p in self.patterns]
+        self._set_patterns(patterns or [])
+
+    def _set_patterns(self, patterns: list[dict]) -> None:
+        self.patterns = patterns
+        self._compiled = [(f"__{p['name']}__", re.compile(p["pattern"], re.IGNORECASE)) for p in patterns]
 
     def with_markers(self, text: str) -> str:
         found = [marker for marker, pattern in self._compiled if pattern.search(text)]
@@ -119,9 +127,8 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             return self._resource
         from rasa.nlu.utils.pattern_utils import extract_patterns
 
-        self.patterns = extract_patterns(training_data, use_lookup_tables=self.config["use_lookup_tables"],
-                                         use_regexes=self.config["use_regexes"])
-        self._compiled = [(f"__{p['name']}__", re.compile(p["pattern"], re.IGNORECASE)) for p in self.patterns]
+        self._set_patterns(extract_patterns(training_data, use_lookup_tables=self.config["use_lookup_tables"],
+                                            use_regexes=self.config["use_regexes"]))
         texts = [self.with_markers(e.get(TEXT)) for e in examples]
         self.temperature = self._calibrate(texts, labels)
         self.model = build_model(self.config).fit(texts, labels)
@@ -136,12 +143,10 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         if folds < 2:
             return 1.0
         splitter = StratifiedKFold(folds, shuffle=True, random_state=self.config["random_seed"])
-        scores = cross_val_predict(build_model(self.config), texts, labels, cv=splitter,
-                                   method="decision_function")
+        scores = score_columns(cross_val_predict(build_model(self.config), texts, labels, cv=splitter,
+                                                 method="decision_function"))
         classes = sorted(set(labels))  # the column order sklearn uses
         truth = np.array([classes.index(label) for label in labels])
-        if scores.ndim == 1:  # two intents: one score column
-            scores = np.column_stack([-scores, scores])
         temperature = fit_temperature(scores, truth)
         logger.info("TfidfIntentClassifier: softmax temperature %.3f from %d-fold scores", temperature, folds)
         return temperature
@@ -152,9 +157,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         wanted = [m for m in messages if (m.get(TEXT) or "").strip()]
         if not wanted:
             return messages
-        scores = self.model.decision_function([self.with_markers(m.get(TEXT)) for m in wanted])
-        if scores.ndim == 1:
-            scores = np.column_stack([-scores, scores])
+        scores = score_columns(self.model.decision_function([self.with_markers(m.get(TEXT)) for m in wanted]))
         probabilities = softmax(scores, self.temperature)
         classes = self.model.classes_
         for message, row in zip(wanted, probabilities, strict=True):
