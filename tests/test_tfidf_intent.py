@@ -48,16 +48,17 @@ def storage(tmp_path):
     return LocalModelStorage(tmp_path)
 
 
-def trained(storage, **config) -> TfidfIntentClassifier:
-    ctx = ExecutionContext(graph_schema=None, model_id="t")
-    component = TfidfIntentClassifier.create(config, storage, Resource("tfidf"), ctx)
-    component.train(training_data())
+CTX = ExecutionContext(graph_schema=None, model_id="t")
+
+
+def trained(storage, data: TrainingData | None = None, **config) -> TfidfIntentClassifier:
+    component = TfidfIntentClassifier.create(config, storage, Resource("tfidf"), CTX)
+    component.train(data or training_data())
     return component
 
 
 def load(storage, **config) -> TfidfIntentClassifier:
-    ctx = ExecutionContext(graph_schema=None, model_id="t")
-    return TfidfIntentClassifier.load(config, storage, Resource("tfidf"), ctx)
+    return TfidfIntentClassifier.load(config, storage, Resource("tfidf"), CTX)
 
 
 def classify(component, text: str) -> Message:
@@ -131,10 +132,9 @@ def test_temperature_fit_recovers_the_temperature_that_made_the_labels():
 
 def test_two_intents_give_a_two_way_ranking(storage):
     """sklearn gives a single score column for two classes; the ranking still names both."""
-    ctx = ExecutionContext(graph_schema=None, model_id="t")
-    component = TfidfIntentClassifier.create({"ranking_length": 0}, storage, Resource("tfidf"), ctx)
     two = {k: EXAMPLES[k] for k in ("ask_kvk_registration", "out_of_scope")}
-    component.train(TrainingData([Message.build(t, intent) for intent, texts in two.items() for t in texts]))
+    data = TrainingData([Message.build(t, intent) for intent, texts in two.items() for t in texts])
+    component = trained(storage, data, ranking_length=0)
     ranking = classify(component, "kvk inschrijving voor mijn stichting").get("intent_ranking")
     assert [r["name"] for r in ranking][0] == "ask_kvk_registration"
     assert {r["name"] for r in ranking} == set(two)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -138,8 +139,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
     def _calibrate(self, texts: list[str], labels: list[str]) -> float:
         from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-        smallest = min(labels.count(label) for label in set(labels))
-        folds = min(self.config["calibration_folds"], smallest)
+        folds = min(self.config["calibration_folds"], min(Counter(labels).values()))
         if folds < 2:
             return 1.0
         splitter = StratifiedKFold(folds, shuffle=True, random_state=self.config["random_seed"])
