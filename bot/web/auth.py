@@ -12,9 +12,10 @@ import hmac
 import json
 import secrets
 import time
+import unicodedata
 from collections.abc import Awaitable, Callable
 from functools import wraps
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -169,9 +170,23 @@ def require_role(*roles: str, api: bool = False):
 # --- login and logout pages ----------------------------------------------------------------
 
 
+def _is_local_path(target: str) -> bool:
+    """A path on this site only. Browsers drop tabs and newlines from a Location and read a backslash
+    as "/", so "/<tab>/evil.example" would become "//evil.example": another host."""
+    decoded = unquote(target)
+    for text in (target, decoded):
+        if any(c == "\\" or unicodedata.category(c)[0] == "C" or unicodedata.category(c) in ("Zl", "Zp")
+               for c in text):
+            return False  # control, format, unassigned and line-break characters; backslashes
+        if not text.startswith("/") or text.startswith("//"):
+            return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
+
 def _safe_next(target: str | None, default: str) -> str:
     # Only local paths: an open redirect would let a phishing link use our login page.
-    if target and target.startswith("/") and not target.startswith("//"):
+    if target and len(target) <= 2000 and _is_local_path(target):
         return target
     return default
 
