@@ -1,4 +1,4 @@
-"""`loket users add|list`: accounts for makelaars, the coordination team and admins.
+"""`loket users add|list|password|disable|enable|delete`: accounts for makelaars, coordination and admins.
 
 The password never appears on the command line (it would end up in the shell history and in `ps`):
 it comes from a prompt, or from LOKET_NEW_PASSWORD for scripted setups.
@@ -70,6 +70,91 @@ def cmd_users_list(args, settings: Settings) -> int:
     return 0
 
 
+def _find(session, username: str) -> models.User | None:
+    user = session.execute(select(models.User).where(models.User.username == username.strip())
+                           ).scalar_one_or_none()
+    if user is None:
+        print(f"Gebruiker {username!r} bestaat niet. Bekijk de gebruikers met: loket users list",
+              file=sys.stderr)
+    return user
+
+
+def cmd_users_password(args, settings: Settings) -> int:
+    from bot.db import get_engine, session_scope, upgrade
+    from bot.web.auth import set_password
+
+    upgrade(settings.database_url)
+    with session_scope(get_engine(settings.database_url)) as session:
+        if _find(session, args.username) is None:
+            return 1
+    password = _read_password()
+    if password is None:
+        return 1
+    try:
+        with session_scope(get_engine(settings.database_url)) as session:
+            set_password(session, _find(session, args.username), password)
+    except ValueError as exc:
+        print(f"Niet gewijzigd: {exc}", file=sys.stderr)
+        return 1
+    print(f"Het wachtwoord van {args.username} is gewijzigd. Wie ingelogd was, moet opnieuw inloggen.")
+    return 0
+
+
+def _set_active(args, settings: Settings, active: bool) -> int:
+    from bot.db import get_engine, session_scope, upgrade
+    from bot.web.auth import end_sessions
+
+    upgrade(settings.database_url)
+    with session_scope(get_engine(settings.database_url)) as session:
+        user = _find(session, args.username)
+        if user is None:
+            return 1
+        user.active = active
+        end_sessions(user)  # a disabled account is logged out everywhere at once
+    if active:
+        print(f"Gebruiker {args.username} kan weer inloggen.")
+    else:
+        print(f"Gebruiker {args.username} is uitgeschakeld: inloggen kan niet meer en open sessies "
+              "zijn beëindigd. Weer aanzetten: loket users enable " + args.username)
+    return 0
+
+
+def cmd_users_disable(args, settings: Settings) -> int:
+    return _set_active(args, settings, False)
+
+
+def cmd_users_enable(args, settings: Settings) -> int:
+    return _set_active(args, settings, True)
+
+
+def _references(session, user_id: int) -> int:
+    """Rows that name this user: claimed handoffs, notes, knelpunt history (the team's records)."""
+    from sqlalchemy import func
+
+    return sum(int(session.execute(select(func.count()).where(column == user_id)).scalar_one())
+               for column in (models.Handoff.claimed_by, models.HandoffNote.user_id,
+                              models.KnelpuntHistory.user_id))
+
+
+def cmd_users_delete(args, settings: Settings) -> int:
+    from bot.db import get_engine, session_scope, upgrade
+
+    upgrade(settings.database_url)
+    with session_scope(get_engine(settings.database_url)) as session:
+        user = _find(session, args.username)
+        if user is None:
+            return 1
+        if _references(session, user.id):
+            # Deleting would leave notes and history without an author: keep the account, switch it off.
+            print(f"Gebruiker {args.username} heeft overdrachten, notities of wijzigingen op zijn naam. "
+                  "Die blijven bewaard, dus de gebruiker kan niet weg. Schakel de gebruiker uit met: "
+                  f"loket users disable {args.username}", file=sys.stderr)
+            return 1
+        session.delete(user)
+    print(f"Gebruiker {args.username} is verwijderd.")
+    return 0
+
+
 def register(subparsers) -> None:
     users = subparsers.add_parser("users", help="gebruikers van het portaal en het dashboard")
     sub = users.add_subparsers(dest="users_command", required=True)
@@ -83,3 +168,14 @@ def register(subparsers) -> None:
     add.set_defaults(func=cmd_users_add)
 
     sub.add_parser("list", help="gebruikers tonen").set_defaults(func=cmd_users_list)
+
+    for name, func, text in (
+        ("password", cmd_users_password,
+         f"nieuw wachtwoord (via prompt of {PASSWORD_ENV}); open sessies worden beëindigd"),
+        ("disable", cmd_users_disable, "gebruiker uitschakelen: niet meer inloggen, sessies beëindigd"),
+        ("enable", cmd_users_enable, "uitgeschakelde gebruiker weer aanzetten"),
+        ("delete", cmd_users_delete, "gebruiker verwijderen (alleen zonder overdrachten of notities)"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("username", help="inlognaam, bijvoorbeeld makelaar.zwolle")
+        p.set_defaults(func=func)

@@ -148,6 +148,13 @@ FTS_TABLES = frozenset(
 
 def _alembic_ignores_fts_tables() -> None:
     """Register an autogenerate comparison hook (Alembic's documented extension point)."""
+    import logging
+
+    # Alembic logs "setup plugin ..." and "Running upgrade ..." at INFO: noise on every `loket`
+    # command. Warnings and errors still show; an explicit level set by the operator wins.
+    alembic_log = logging.getLogger("alembic")
+    if alembic_log.level == logging.NOTSET:
+        alembic_log.setLevel(logging.WARNING)
     try:
         from alembic.autogenerate import comparators
         from alembic.operations import ops
@@ -187,6 +194,8 @@ class User(Base):
     active = Column(Boolean, nullable=False, default=True)
     created_at = Column(DateTime, nullable=False, default=utcnow)
     last_login_at = Column(DateTime)
+    # In every session cookie; raising it (logout, password change, disable) ends all sessions.
+    session_version = Column(Integer, nullable=False, default=0, server_default="0")
 
 
 # --- reference numbers ------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from bot import models
 from bot.db import session_scope
 from bot.settings import load_settings
 from bot.web.app import create_app
@@ -71,3 +72,64 @@ async def test_next_parameter_from_the_query_string_cannot_leave_the_site(client
 async def test_next_parameter_keeps_a_local_path(client, target):
     resp = await _login(client, *COORDINATOR, next=target)
     assert resp.headers["Location"] == target
+
+
+# --- #6 sessions end on the server: logout, password change, disabled account -------------------
+
+
+def _session_cookie(resp) -> str:
+    return resp.cookies["loket_session"].value
+
+
+async def _with_cookie(client, path: str, cookie: str):
+    """A request with exactly this session cookie (an old copy someone kept), not the client's jar."""
+    client.session.cookie_jar.clear()
+    return await client.get(path, headers={"Cookie": f"loket_session={cookie}"}, allow_redirects=False)
+
+
+async def _csrf(client) -> str:
+    page = await (await client.get("/")).text()
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+async def test_logout_ends_the_session_on_the_server(client):
+    cookie = _session_cookie(await _login(client, *ZWOLLE))
+    assert (await _with_cookie(client, "/api/v1/handoffs", cookie)).status == 200
+    client.session.cookie_jar.update_cookies({"loket_session": cookie})
+    resp = await client.post("/uitloggen", data={"csrf_token": await _csrf(client)}, allow_redirects=False)
+    assert resp.status == 302
+    # The cookie was deleted in the browser; a copy of it must not work either.
+    assert (await _with_cookie(client, "/api/v1/handoffs", cookie)).status == 401
+    page = await _with_cookie(client, "/portaal", cookie)
+    assert page.status == 302 and page.headers["Location"].startswith("/inloggen")
+
+
+async def test_logging_in_again_after_logout_works(client):
+    cookie = _session_cookie(await _login(client, *ZWOLLE))
+    client.session.cookie_jar.update_cookies({"loket_session": cookie})
+    await client.post("/uitloggen", data={"csrf_token": await _csrf(client)})
+    client.session.cookie_jar.clear()
+    fresh = _session_cookie(await _login(client, *ZWOLLE))
+    assert (await _with_cookie(client, "/api/v1/handoffs", fresh)).status == 200
+
+
+async def test_a_password_change_ends_every_session_of_that_user(client, loaded):
+    from bot.web.auth import set_password
+
+    zwolle = _session_cookie(await _login(client, *ZWOLLE))
+    client.session.cookie_jar.clear()
+    coordinator = _session_cookie(await _login(client, *COORDINATOR))
+    with session_scope(loaded) as s:
+        user = s.query(models.User).filter_by(username=ZWOLLE[0]).one()
+        set_password(s, user, "een-nieuw-wachtwoord")
+    assert (await _with_cookie(client, "/api/v1/handoffs", zwolle)).status == 401
+    assert (await _with_cookie(client, "/api/v1/knelpunten", coordinator)).status == 200  # others stay
+    client.session.cookie_jar.clear()
+    assert (await _login(client, *ZWOLLE)).status == 401
+    assert (await _login(client, ZWOLLE[0], "een-nieuw-wachtwoord")).status == 302
+
+
+def test_a_session_version_is_stored_per_user(loaded):
+    with session_scope(loaded) as s:
+        user = create_user(s, "nieuw", "lang-genoeg-ww", "coordinatie")
+        assert user.session_version == 0

@@ -1,7 +1,8 @@
 """Login, signed session cookies, roles and CSRF protection for the portal and the dashboard.
 
-Sessions are stateless: a cookie with the user id, an expiry and a CSRF token, signed with HMAC-SHA256.
-Every request reloads the user, so a deactivated account or a changed team takes effect at once.
+Sessions are a cookie with the user id, the user's session version, an expiry and a CSRF token,
+signed with HMAC-SHA256. Every request reloads the user and compares the version, so logout, a password
+change, a deactivated account or a changed team take effect at once, also for copies of the cookie.
 """
 
 from __future__ import annotations
@@ -67,6 +68,20 @@ def create_user(session: Session, username: str, password: str, role: str,
     return user
 
 
+def end_sessions(user: models.User) -> None:
+    """Every cookie issued to `user` so far stops working (inside the caller's transaction)."""
+    user.session_version = (user.session_version or 0) + 1
+
+
+def set_password(session: Session, user: models.User, password: str) -> None:
+    """A new password; the sessions that were logged in with the old one end."""
+    if len(password) < 10:
+        raise ValueError("het wachtwoord moet minstens 10 tekens hebben")
+    user.password_hash = hash_password(password)
+    end_sessions(user)
+    session.flush()
+
+
 # --- cookie signing ------------------------------------------------------------------------
 
 
@@ -117,7 +132,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         if data:
             user = await run_in_session(lambda s: s.get(models.User, data.get("uid")),
                                         request.app["engine"])
-            if user is not None and user.active:
+            if (user is not None and user.active
+                    and data.get("sv") == (user.session_version or 0)):
                 request["user"] = user
                 request["session"] = data
     if request.method in ("POST", "PUT", "PATCH", "DELETE") and request["user"] is not None:
@@ -228,12 +244,17 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         return response
     target = _safe_next(str(form.get("next", "")), home_for(user))
     response = web.HTTPFound(target)
-    _set_cookie(request, response, {"uid": user.id, "exp": int(time.time()) + SESSION_SECONDS,
+    _set_cookie(request, response, {"uid": user.id, "sv": user.session_version or 0,
+                                    "exp": int(time.time()) + SESSION_SECONDS,
                                     "csrf": secrets.token_urlsafe(24)})
     return response
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
+    user = request.get("user")
+    if user is not None:
+        # Ends this user's sessions everywhere, so a copied or stolen cookie stops working too.
+        await run_in_session(lambda s: end_sessions(s.get(models.User, user.id)), request.app["engine"])
     response = web.HTTPFound("/inloggen")
     response.del_cookie(COOKIE, path="/")
     return response
