@@ -83,7 +83,8 @@ QUALITY_CASES: list[tuple[str, set[str], dict]] = [
     ("wajong loondispensatie", {"loondispensatie-wajong"}, {}),
     ("waar vind ik alle subsidies op een rij", {"subsidies-zoeken"}, {}),
     ("sociaal innovatie fonds", {"sociaal-innovatiefonds", "sociaal-innovatiefonds-financier"}, {}),
-    ("stadmakers fonds voor een buurtproject", {"stadmakersfonds"}, {}),
+    # The Stadmakersfonds works in the provincie Utrecht only, so the question comes from a gemeente there.
+    ("stadmakers fonds voor een buurtproject", {"stadmakersfonds"}, {"gemeente_id": "utrecht"}),
     ("maatschappelijk verantwoord inkopen", {"maatschappelijk-verantwoord-inkopen"}, {}),
     ("eic accelerator voor een startup", {"eic-accelerator"}, {}),
     ("ondernemersloket van de gemeente", {"ondernemersloket-zwolle"}, {"gemeente_id": "zwolle"}),
