@@ -4,6 +4,7 @@ that end server-side, cache headers and the demo page's script tag."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 
 import pytest
@@ -133,3 +134,92 @@ def test_a_session_version_is_stored_per_user(loaded):
     with session_scope(loaded) as s:
         user = create_user(s, "nieuw", "lang-genoeg-ww", "coordinatie")
         assert user.session_version == 0
+
+
+# --- #4 login throttling per username and per address, with backoff ----------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(client) -> Clock:
+    fake = Clock()
+    throttle = client.app.get("login_throttle")
+    if throttle is not None:
+        throttle.clock = fake
+    return fake
+
+
+async def test_five_wrong_passwords_then_429_with_retry_after_in_dutch(client, clock):
+    for _ in range(5):
+        assert (await _login(client, ZWOLLE[0], "fout-wachtwoord")).status == 401
+    resp = await _login(client, *ZWOLLE)  # even the right password has to wait
+    assert resp.status == 429
+    wait = int(resp.headers["Retry-After"])
+    assert 0 < wait <= 60
+    text = await resp.text()
+    assert "te vaak" in text and "Probeer het" in text
+    assert "loket_session" not in resp.cookies
+    clock.now += wait
+    assert (await _login(client, *ZWOLLE)).status == 302
+
+
+async def test_the_wait_doubles_with_every_further_failure(client, clock):
+    waits = []
+    for _ in range(5):
+        await _login(client, ZWOLLE[0], "fout-wachtwoord")
+    for _ in range(3):
+        resp = await _login(client, ZWOLLE[0], "fout-wachtwoord")
+        assert resp.status == 429
+        waits.append(int(resp.headers["Retry-After"]))
+        clock.now += waits[-1]
+        assert (await _login(client, ZWOLLE[0], "fout-wachtwoord")).status == 401  # one more try
+    assert waits[1] == 2 * waits[0] and waits[2] == 2 * waits[1]
+
+
+async def test_one_address_trying_many_usernames_is_throttled(client, clock):
+    statuses = [(await _login(client, f"gebruiker{i}", "fout-wachtwoord")).status for i in range(40)]
+    assert 429 in statuses
+    first = statuses.index(429)
+    assert 5 < first <= 30  # more room than for one username (an office shares an address) ...
+    assert (await _login(client, *COORDINATOR)).status == 429  # ... but then the address waits
+
+
+async def test_a_good_login_clears_the_count_for_that_username(client, clock):
+    for _ in range(4):
+        await _login(client, ZWOLLE[0], "fout-wachtwoord")
+    assert (await _login(client, *ZWOLLE)).status == 302
+    client.session.cookie_jar.clear()
+    for _ in range(4):
+        assert (await _login(client, ZWOLLE[0], "fout-wachtwoord")).status == 401
+
+
+async def test_failed_logins_are_logged_without_the_password(client, clock, caplog):
+    caplog.set_level(logging.INFO)
+    await _login(client, ZWOLLE[0], "geheim-wachtwoord-123")
+    await _login(client, "geheim-als-naam-456", "nog-een-geheim-789")  # a password typed as username
+    text = caplog.text
+    assert "login failed" in text and ZWOLLE[0] in text
+    for secret in ("geheim-wachtwoord-123", "geheim-als-naam-456", "nog-een-geheim-789"):
+        assert secret not in text
+
+
+def test_throttle_forgets_old_failures_and_caps_the_wait():
+    from bot.web.throttle import LoginThrottle
+
+    clock = Clock()
+    throttle = LoginThrottle(clock=clock)
+    for _ in range(4):
+        throttle.failure("sam", "192.0.2.1")
+    clock.now += throttle.window_s + 1  # an hour later: the earlier typos no longer count
+    assert throttle.failure("sam", "192.0.2.1") == 0
+    for _ in range(30):
+        clock.now += throttle.retry_after("sam", "192.0.2.1")
+        throttle.failure("sam", "192.0.2.1")
+    assert throttle.retry_after("sam", "192.0.2.1") <= throttle.max_delay_s
