@@ -223,3 +223,35 @@ def test_throttle_forgets_old_failures_and_caps_the_wait():
         clock.now += throttle.retry_after("sam", "192.0.2.1")
         throttle.failure("sam", "192.0.2.1")
     assert throttle.retry_after("sam", "192.0.2.1") <= throttle.max_delay_s
+
+
+# --- #14 the demo page's script tag and caching of authenticated pages ------------------------
+
+
+async def test_demo_script_tag_comes_from_the_public_url_not_the_host_header(client):
+    public = client.app["settings"].public_url
+    resp = await client.get("/demo", headers={"Host": "evil.example"})
+    html = await resp.text()
+    assert "evil.example" not in html
+    assert f'src="{public}/widget.js"' in html
+    csp = resp.headers["Content-Security-Policy"]
+    script_src = re.search(r"script-src ([^;]*)", csp).group(1)
+    assert "'self'" in script_src and public in script_src and "evil.example" not in csp
+
+
+@pytest.mark.parametrize("path", ["/portaal", "/api/v1/handoffs", "/"])
+async def test_authenticated_pages_are_not_stored_by_browsers_or_proxies(client, path):
+    await _login(client, *ZWOLLE)
+    resp = await client.get(path, allow_redirects=False)
+    assert resp.status == 200
+    assert resp.headers["Cache-Control"] == "no-store"
+
+
+async def test_login_answers_are_not_stored_either(client):
+    resp = await _login(client, ZWOLLE[0], "fout-wachtwoord")
+    assert resp.headers["Cache-Control"] == "no-store"
+
+
+async def test_public_assets_keep_their_cache_header(client):
+    resp = await client.get("/widget.css")
+    assert resp.headers["Cache-Control"].startswith("public")

@@ -89,7 +89,7 @@ async def test_widget_css_is_served_as_css(client):
     assert ".loket-launcher" in await resp.text()
 
 
-async def test_demo_embeds_the_widget_with_one_script_tag_like_a_gemeente(client):
+async def test_demo_embeds_the_widget_with_one_script_tag_like_a_gemeente(client, settings):
     resp = await client.get("/demo")
     assert resp.status == 200
     html = await resp.text()
@@ -97,8 +97,7 @@ async def test_demo_embeds_the_widget_with_one_script_tag_like_a_gemeente(client
     scripts = re.findall(r"<script\b[^>]*>", html)
     assert len(scripts) == 1
     tag = scripts[0]
-    host = f"{client.server.host}:{client.server.port}"
-    assert f'src="//{host}/widget.js"' in tag
+    assert f'src="{settings.public_url}/widget.js"' in tag  # the public URL, not the Host header
     assert 'data-gemeente="utrecht"' in tag and "defer" in tag
     # No inline script or style: the page's own CSP (script-src/style-src 'self') must allow it all.
     assert re.search(r"<script\b[^>]*>\s*[^<\s]", html) is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 import jinja2
@@ -29,14 +30,26 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     h = response.headers
     h.setdefault("X-Content-Type-Options", "nosniff")
     h.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    # The public URL is this site too; the demo page loads the widget from there (not from Host).
+    public = public_origin(settings)
     h.setdefault(
         "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        f"connect-src 'self' {settings.rasa_url} {settings.rasa_url.replace('http', 'ws', 1)}; "
+        f"default-src 'self'; img-src 'self' data:; style-src 'self' {public}; "
+        f"script-src 'self' {public}; "
+        f"connect-src 'self' {public} {settings.rasa_url} {settings.rasa_url.replace('http', 'ws', 1)}; "
         f"frame-ancestors {settings.frame_ancestors}; base-uri 'none'; form-action 'self'",
     )
+    if request.get("user") is not None or request.path == "/inloggen":
+        # Portal and dashboard pages hold personal data: no copy in a browser or proxy cache.
+        h["Cache-Control"] = "no-store"
     if settings.secure_cookies:  # only behind TLS
         h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
+def public_origin(settings: Settings) -> str:
+    """scheme://host[:port] of LOKET_PUBLIC_URL, for the CSP."""
+    parts = urlsplit(settings.public_url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
 
 
 async def health(request: web.Request) -> web.Response:

@@ -91,8 +91,9 @@ async def widget_css(request: web.Request) -> web.Response:
 
 @aiohttp_jinja2.template("demo.html")
 async def demo(request: web.Request) -> dict:
-    # Same origin as the page (scheme-relative), so the page's strict CSP lets the script run.
-    return {"widget_src": f"//{request.host}/widget.js"}
+    # From the configured public URL, never from the Host header (which the client chooses).
+    settings: Settings = request.app["settings"]
+    return {"widget_src": f"{settings.public_url.rstrip('/')}/widget.js"}
 
 
 class RateLimiter:
