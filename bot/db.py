@@ -27,7 +27,9 @@ def make_engine(url: str | None = None) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             from pathlib import Path
 
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            from bot.settings import ensure_private_dir
+
+            ensure_private_dir(Path(parsed.database).parent)  # databases hold personal data
             # SQLAlchemy 1.4 gives file databases a NullPool: a new connection plus the PRAGMAs
             # on every session. Keeping connections halves the cost of a short action query.
             kwargs["poolclass"] = QueuePool

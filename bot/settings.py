@@ -60,6 +60,29 @@ def _path(name: str, default: Path) -> Path:
     return path if path.is_absolute() else PROJECT_ROOT / path
 
 
+class UnsafeSettingsError(ValueError):
+    """A setting that must not be used in production; the message says which and what to do (Dutch)."""
+
+
+ENVIRONMENTS = ("development", "production")
+MIN_SECRET_BYTES = 32
+# Values that appear in deploy/ examples and docs: anyone could sign a cookie with them.
+PLACEHOLDER_SECRETS = frozenset({"change-me-to-64-random-characters", "change-me", "change-me-too"})
+_PLACEHOLDER_MARKERS = ("change-me", "changeme", "placeholder", "vervang-mij", "example")
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create a folder for local state readable by this user only (databases, logs, the secret).
+
+    An existing folder is left alone, except the project's own var/ from an older checkout."""
+    if not path.exists():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)  # mode is not widened by the umask
+    elif path.resolve() == (PROJECT_ROOT / "var").resolve() and path.stat().st_uid == os.getuid():
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o700)
+    return path
+
+
 def _secret_key(data_dir: Path) -> str:
     """A stable secret for cookies: from the environment, or generated once into the data folder."""
     from_env = os.environ.get("LOKET_SECRET_KEY")
@@ -68,11 +91,41 @@ def _secret_key(data_dir: Path) -> str:
     key_file = data_dir / "secret_key"
     if key_file.exists():
         return key_file.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(data_dir)
     key = secrets.token_urlsafe(48)
-    key_file.write_text(key)
-    key_file.chmod(0o600)
+    try:
+        # 0600 from the first byte: write_text + chmod would leave it readable for a moment.
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return key_file.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
     return key
+
+
+def secret_problem(secret: str) -> str | None:
+    """Why `secret` is unfit to sign production cookies (Dutch), or None."""
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        return f"LOKET_SECRET_KEY is korter dan {MIN_SECRET_BYTES} tekens"
+    lowered = secret.lower()
+    if secret in PLACEHOLDER_SECRETS or any(m in lowered for m in _PLACEHOLDER_MARKERS):
+        return "LOKET_SECRET_KEY is nog de voorbeeldwaarde uit de documentatie"
+    return None
+
+
+def _check_production(settings: Settings) -> None:
+    """Refuse to start on settings that are only safe on a developer's machine."""
+    problems = []
+    problem = secret_problem(settings.secret_key)
+    if problem:
+        problems.append(problem + ". Maak een nieuwe met: python3 -c \"import secrets; "
+                                  "print(secrets.token_urlsafe(48))\"")
+    if settings.webhook_allow_loopback:
+        problems.append("LOKET_WEBHOOK_ALLOW_LOOPBACK is alleen voor ontwikkelen; zet het uit")
+    if problems:
+        raise UnsafeSettingsError(
+            "Loket start niet: deze instellingen zijn onveilig in productie "
+            "(LOKET_ENV=production of LOKET_SECURE_COOKIES=true):\n- " + "\n- ".join(problems))
 
 
 @dataclass(frozen=True)
@@ -113,11 +166,18 @@ class Settings:
     purge_interval_s: float  # retention purge in the web app; 0: off
     frame_ancestors: str
     log_level: str
+    env: str = "development"  # LOKET_ENV: development | production
+    webhook_allow_loopback: bool = False  # development only: http:// webhooks to 127.0.0.1/::1
     extra: dict = field(default_factory=dict)
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def production(self) -> bool:
+        """Exposed to the internet: explicitly, or because it runs behind TLS with secure cookies."""
+        return self.env == "production" or self.secure_cookies
 
 
 def load_settings() -> Settings:
@@ -129,7 +189,10 @@ def load_settings() -> Settings:
     action_port = _env_int("LOKET_ACTION_PORT", 5055)
     web_host = _env("LOKET_WEB_HOST", "127.0.0.1")
     web_port = _env_int("LOKET_WEB_PORT", 8080)
-    return Settings(
+    env = _env("LOKET_ENV", "development").strip().lower()
+    if env not in ENVIRONMENTS:
+        raise ValueError(f"LOKET_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env!r}")
+    settings = Settings(
         project_root=PROJECT_ROOT,
         data_dir=data_dir,
         knowledge_dir=_path("LOKET_KNOWLEDGE_DIR", PROJECT_ROOT / "knowledge"),
@@ -165,7 +228,12 @@ def load_settings() -> Settings:
         purge_interval_s=_env_float("LOKET_PURGE_INTERVAL_S", 3600),
         frame_ancestors=_env("LOKET_FRAME_ANCESTORS", "'self'"),
         log_level=_env("LOKET_LOG_LEVEL", "INFO"),
+        env=env,
+        webhook_allow_loopback=_env_bool("LOKET_WEBHOOK_ALLOW_LOOPBACK", False),
     )
+    if settings.production:
+        _check_production(settings)
+    return settings
 
 
 @lru_cache(maxsize=1)
