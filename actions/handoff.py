@@ -20,6 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.context import latest_intent
 from actions.forms import InterruptibleFormValidation
 from bot import handoffs
+from bot import personal_prompts as pp  # texts around contact details get no rating buttons
 from bot.db import run_in_session
 from bot.routing import Route, no_team_text, resolve_gemeente, response_time_text, route
 
@@ -37,7 +38,7 @@ DIGITS = re.compile(r"\+?\d[\d\s().-]{5,}\d")
 # Everything the form says (Dutch, B1, "u").
 TEXTS = {
     "ask_name": "Wat is uw naam?",
-    "ask_contact": ("Hoe kan het team u bereiken? Typ uw e-mailadres of uw telefoonnummer, of allebei. "
+    "ask_contact": (f"{pp.HANDOFF_ASK_CONTACT} Typ uw e-mailadres of uw telefoonnummer, of allebei. "
                     "Bijvoorbeeld: naam@voorbeeld.nl of 06 12345678."),
     "cancelled": ("Goed, ik zet uw vraag niet door. Ik heb niets opgeslagen. Heeft u nog een andere "
                   "vraag? Stel die gerust."),
@@ -78,7 +79,7 @@ def parse_contact(text: str) -> tuple[str | None, str | None, str | None]:
         try:
             email = validate_email(candidate, check_deliverability=False).normalized
         except EmailNotValidError:
-            return None, None, (f"Het e-mailadres '{candidate}' klopt niet. Controleer het en typ het "
+            return None, None, (f"{pp.BAD_EMAIL}{candidate}' klopt niet. Controleer het en typ het "
                                 "opnieuw, bijvoorbeeld: naam@voorbeeld.nl.")
         rest = rest.replace(candidate, " ")
         break
@@ -87,11 +88,11 @@ def parse_contact(text: str) -> tuple[str | None, str | None, str | None]:
     if match is not None:
         phone = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     elif DIGITS.search(rest):
-        return None, None, ("Dit telefoonnummer klopt niet. Typ een Nederlands nummer met 10 cijfers, "
+        return None, None, (f"{pp.BAD_PHONE} Typ een Nederlands nummer met 10 cijfers, "
                             "bijvoorbeeld 06 12345678 of 038 1234567, of een nummer met landcode, "
                             "zoals +32 ...")
     if email is None and phone is None:
-        return None, None, ("Ik zie geen e-mailadres of telefoonnummer. Typ bijvoorbeeld "
+        return None, None, (f"{pp.NO_CONTACT} Typ bijvoorbeeld "
                             "naam@voorbeeld.nl of 06 12345678.")
     return email, phone, None
 
@@ -190,7 +191,7 @@ class ValidateHandoffForm(InterruptibleFormValidation):
                                           "Wilt u dat liever niet? Typ dan 'stop'.")
             return {"handoff_name": None}
         if not (2 <= len(name) <= 100) or "@" in name or sum(c.isdigit() for c in name) > 2:
-            dispatcher.utter_message(text="Dat lijkt geen naam. Typ uw voornaam en achternaam, "
+            dispatcher.utter_message(text=f"{pp.BAD_NAME} Typ uw voornaam en achternaam, "
                                           "bijvoorbeeld: Sam de Vries.")
             return {"handoff_name": None}
         return {"handoff_name": name}
@@ -294,7 +295,7 @@ class ActionAskHandoffConsent(Action):
             f"- Vraag: {tracker.get_slot('handoff_description')}",
             f"- Naam: {tracker.get_slot('handoff_name')}",
             f"- Contact: {tracker.get_slot('handoff_contact')}",
-            "Mag ik deze gegevens delen met het makelaarsteam? Het team gebruikt ze alleen om u te "
+            f"{pp.HANDOFF_CONSENT} Het team gebruikt ze alleen om u te "
             "helpen met deze vraag. Zonder uw toestemming sla ik niets op.",
         ]
         dispatcher.utter_message(

@@ -21,6 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.forms import InterruptibleFormValidation, is_interruption
 from bot import knelpunten as kp
+from bot import personal_prompts as pp  # texts around contact details get no rating buttons
 from bot.db import run_in_session
 from bot.routing import resolve_gemeente
 
@@ -76,14 +77,14 @@ TEXTS = {
                     "knelpunt? Dan vraag ik uw naam en e-mailadres. Zegt u nee, dan bewaren wij geen "
                     "persoonsgegevens bij dit knelpunt."),
     "ask_name": "Wat is uw naam?",
-    "name_invalid": "Dat lijkt geen naam. Typ uw voornaam en achternaam.",
-    "ask_email": "Wat is uw e-mailadres? Bijvoorbeeld: naam@voorbeeld.nl.",
-    "email_invalid": ("Dit e-mailadres klopt niet. Controleer het en typ het opnieuw, bijvoorbeeld: "
+    "name_invalid": f"{pp.BAD_NAME} Typ uw voornaam en achternaam.",
+    "ask_email": f"{pp.KNELPUNT_ASK_EMAIL} Bijvoorbeeld: naam@voorbeeld.nl.",
+    "email_invalid": (f"{pp.KNELPUNT_BAD_EMAIL} Controleer het en typ het opnieuw, bijvoorbeeld: "
                       "naam@voorbeeld.nl."),
     "saved": ("Dank u wel. Uw knelpunt is opgeslagen met nummer {reference}. Bewaar dit nummer.\n"
               "Wat gebeurt er nu? Het coördinatieteam bekijkt uw melding. Zij geven het knelpunt door "
               "aan de organisatie die erover gaat, bijvoorbeeld de gemeente of een ministerie."),
-    "saved_contact": "Heeft het team vragen, dan mailen zij u op {email}.",
+    "saved_contact": "Heeft het team vragen, " + pp.KNELPUNT_MAIL_TO + " {email}.",
     "saved_anonymous": ("U heeft geen contactgegevens gegeven. Daarom hoort u niet persoonlijk wat er "
                         "met uw melding gebeurt."),
     "anything_else": "Kan ik u nog ergens anders mee helpen?",

@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot import models
+from bot.personal_prompts import repeats_personal_data
+from bot.privacy import redact
 
 VOTES = {"up": "thumbs_up", "down": "thumbs_down"}
 MAX_SENDER_CHARS = 200  # models.UnansweredQuestion.sender_id
@@ -74,13 +76,20 @@ def parse_feedback(payload: Any, max_question_chars: int = MAX_QUESTION_CHARS) -
                     gemeente_id=gemeente or None)
 
 
-def record_feedback(session: Session, feedback: Feedback) -> models.UnansweredQuestion:
-    """Store one vote as a row for the review page."""
+def record_feedback(session: Session, feedback: Feedback) -> models.UnansweredQuestion | None:
+    """Store one vote as a row for the review page; None when it must not be stored.
+
+    A vote on a message around contact details (bot.personal_prompts) is dropped: its question or answer
+    holds a name, e-mail address or phone number. Other votes are stored with e-mail addresses and
+    phone numbers removed, in case someone typed them into an ordinary question.
+    """
+    if repeats_personal_data(feedback.message_text):
+        return None
     row = models.UnansweredQuestion(
         sender_id=feedback.sender_id,
-        text=feedback.question,
+        text=redact(feedback.question) or "",
         reason=feedback.reason,
-        bot_answer=feedback.message_text,
+        bot_answer=redact(feedback.message_text),
         gemeente_id=feedback.gemeente_id,
     )
     session.add(row)

@@ -11,7 +11,8 @@ What is personal data here, and when it goes (periods from bot/settings.py):
   notes and delivery errors.
 - knelpunten: contact details and sender id after contact_retention_days (counted from the report),
   redacted the same way in description, consequence and history.
-- unanswered_questions: sender id and question text after conversation_retention_days.
+- unanswered_questions: sender id, question text and the bot's answer after
+  conversation_retention_days.
 
 forget() does all of that at once for one sender id. Nothing here imports Rasa: the tracker table is
 read with SQLAlchemy Core.
@@ -247,9 +248,12 @@ def purge_app(session: Session, now: datetime, conversation_days: int,
     for k in session.execute(old_knelpunten).scalars():
         _strip_knelpunt_contact(session, k, now)
         report.knelpunt_contacts += 1
+    # bot_answer too: an answer can repeat what the user typed (rows purged before kept it).
     result = session.execute(
-        update(U).where(U.created_at < conv_cutoff, (U.sender_id.is_not(None)) | (U.text != REMOVED))
-        .values(sender_id=None, text=REMOVED).execution_options(synchronize_session=False)
+        update(U).where(U.created_at < conv_cutoff, (U.sender_id.is_not(None)) | (U.text != REMOVED)
+                        | U.bot_answer.is_not(None))
+        .values(sender_id=None, text=REMOVED, bot_answer=None)
+        .execution_options(synchronize_session=False)
     )
     report.unanswered = result.rowcount or 0
     return report

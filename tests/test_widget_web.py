@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from bot import feedback, models
 from bot.db import session_scope
+from bot.personal_prompts import MARKERS
 from bot.settings import load_settings
 from bot.web import widget
 from bot.web.app import create_app
@@ -55,7 +56,7 @@ async def test_widget_js_carries_the_server_config_and_the_socketio_client(clien
     body = await resp.text()
     config = json.loads(re.search(r"var LOKET_SERVER_CONFIG = (\{.*?\});", body).group(1))
     assert config == {"rasaUrl": "http://rasa.example.org:5005", "baseUrl": settings.public_url,
-                      "maxChars": settings.max_message_chars}
+                      "maxChars": settings.max_message_chars, "noRating": list(MARKERS)}
     assert "Socket.IO v4" in body  # the vendored client is bundled: one script tag is enough
     assert "sourceMappingURL" not in body
     for event in ("session_request", "user_uttered", "bot_uttered", "/webhooks/rest/webhook"):

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from bot import feedback
 from bot.db import run_in_session
+from bot.personal_prompts import MARKERS
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ def build_widget_js(settings: Settings) -> str:
         "rasaUrl": settings.rasa_url,
         "baseUrl": settings.public_url,
         "maxChars": settings.max_message_chars,
+        "noRating": list(MARKERS),  # no thumbs under messages around contact details
     }
     vendor = SOCKETIO_JS.read_text(encoding="utf-8")
     vendor = "\n".join(line for line in vendor.splitlines() if not line.startswith("//# sourceMappingURL"))
@@ -160,9 +162,12 @@ async def post_feedback(request: web.Request) -> web.Response:
         item = feedback.parse_feedback(payload, max_question_chars=settings.max_message_chars)
     except feedback.FeedbackError as exc:
         return _json_error(400, str(exc))
-    row_id = await run_in_session(lambda s: feedback.record_feedback(s, item).id, request.app["engine"])
-    log.info("feedback stored: vote=%s id=%s", item.vote, row_id)  # no text or sender id in logs
-    return web.json_response({"status": "opgeslagen", "id": row_id}, status=201, headers=CORS_HEADERS)
+    row = await run_in_session(lambda s: feedback.record_feedback(s, item), request.app["engine"])
+    if row is None:  # a message around contact details: nothing stored (the widget hides its thumbs)
+        log.info("feedback not stored: vote=%s on a message with personal data", item.vote)
+        return web.json_response({"status": "niet opgeslagen"}, status=200, headers=CORS_HEADERS)
+    log.info("feedback stored: vote=%s id=%s", item.vote, row.id)  # no text or sender id in logs
+    return web.json_response({"status": "opgeslagen", "id": row.id}, status=201, headers=CORS_HEADERS)
 
 
 def setup(app: web.Application) -> None:
