@@ -22,6 +22,10 @@
   var ANSWER_TIMEOUT_MS = 30000;
   var QUIET_MS = 1200; // socket.io has no "end of answer": hide the typing dots after this pause
   var maxChars = Number(server.maxChars) > 0 ? Number(server.maxChars) : 1000;
+  // Phrases of messages around contact details (bot/personal_prompts.py): no thumbs under those, or
+  // a vote would send a name, e-mail address or phone number to the feedback route.
+  var NO_RATING = Array.isArray(server.noRating) ? server.noRating.filter(function (m) {
+    return typeof m === "string" && m; }) : [];
 
   var START_CHOICES = [
     { title: "Welke subsidies zijn er?", payload: "Welke subsidies zijn er voor mijn bedrijf?" },
@@ -130,9 +134,22 @@
     return svg;
   }
 
+  // Links only to web pages, e-mail and phone: never javascript:, data: or another scheme that runs
+  // code or shows content as if it came from this page. "" when the URL is not allowed.
+  var SAFE_SCHEMES = ["https:", "http:", "mailto:", "tel:"];
+  function safeUrl(value) {
+    if (typeof value !== "string") return "";
+    var v = value.trim();
+    if (!v || /[\u0000-\u0020\u007f-\u009f\\]/.test(v)) return "";
+    var parsed;
+    try { parsed = new URL(v); } catch (e) { return ""; } // absolute URLs only
+    return SAFE_SCHEMES.indexOf(parsed.protocol) !== -1 ? v : "";
+  }
+
   // Bot text becomes text nodes and links: nothing from the server is ever parsed as HTML.
   var LINK_RE = /\[([^\]\n]{1,200})\]\(((?:https?:\/\/|mailto:)[^\s)]+)\)|(https?:\/\/[^\s<>"]+)|(\*\*[^*\n]+\*\*)/g;
   function linkNode(href, label) {
+    if (!safeUrl(href)) return el("span", { text: label });
     var a = el("a", { href: href, rel: "noopener noreferrer", target: "_blank" }, [label]);
     a.appendChild(el("span", { className: "loket-sr-only", text: " (opent in een nieuw venster)" }));
     return a;
@@ -239,7 +256,7 @@
     if (Array.isArray(buttons)) {
       out.buttons = buttons.filter(function (b) { return b && typeof b.title === "string"; }).map(function (b) {
         return { title: b.title.slice(0, 200), payload: String(b.payload || b.title).slice(0, 1000),
-          url: typeof b.url === "string" ? b.url : "" };
+          url: safeUrl(b.url) };
       });
     }
     var image = msg.image || (msg.attachment && msg.attachment.payload && msg.attachment.payload.src);
@@ -250,7 +267,7 @@
   function renderChoices(choices, item) {
     var group = el("div", { className: "loket-choices", role: "group", "aria-label": "Kies een antwoord" });
     choices.forEach(function (choice) {
-      var url = choice.url || (/^https?:\/\//.test(choice.payload) ? choice.payload : "");
+      var url = safeUrl(choice.url) || (/^https?:\/\//.test(choice.payload) ? safeUrl(choice.payload) : "");
       if (url) {
         var a = linkNode(url, choice.title);
         a.className = "loket-choice";
@@ -278,6 +295,10 @@
   }
   function answerText(item) {
     return turnItems(item).map(function (h) { return h.text; }).join("\n\n").slice(0, 4000);
+  }
+
+  function repeatsPersonalData(text) {
+    return NO_RATING.some(function (marker) { return text.indexOf(marker) !== -1; });
   }
 
   function renderRating(item, wrap) {
@@ -317,7 +338,8 @@
     if (item.image) bubble.appendChild(el("img", { src: item.image, alt: "" }));
     if (item.text || item.image) wrap.appendChild(bubble);
     if (item.from === "bot" && item.buttons && item.buttons.length && !item.used) wrap.appendChild(renderChoices(item.buttons, item));
-    if (item.from === "bot" && item.text && !item.local && (item.vote || isLastOfTurn(item))) renderRating(item, wrap);
+    if (item.from === "bot" && item.text && !item.local && (item.vote || isLastOfTurn(item)) &&
+        !repeatsPersonalData(answerText(item))) renderRating(item, wrap);
     return wrap;
   }
 
