@@ -29,6 +29,7 @@ from bot import models
 from bot.db import get_engine, run_in_session
 from bot.routing import response_time_text
 from bot.settings import Settings, get_settings
+from bot.webhook_guard import WebhookRefused, check_url, resolver_for
 
 log = logging.getLogger(__name__)
 
@@ -194,10 +195,33 @@ async def send_email(job: Job, settings: Settings) -> tuple[bool, str]:
     return True, "smtp: aangenomen"
 
 
+# What makelaars see in the portal when a webhook fails: plain Dutch, no addresses or socket errors
+# (those would map the team's or our network). The details go to the admin log (log.warning).
+WEBHOOK_ERRORS = {
+    "config": "webhook: niet verstuurd, de instellingen van dit team zijn niet compleet. "
+              "De beheerder kan dit oplossen.",
+    "refused": "webhook: niet verstuurd, het adres van het team is niet toegestaan. "
+               "De beheerder kan dit oplossen.",
+    "unreachable": "webhook: het systeem van het team is niet bereikbaar. Loket probeert het later opnieuw.",
+    "timeout": "webhook: het systeem van het team antwoordde niet op tijd. Loket probeert het later opnieuw.",
+}
+
+
+def _webhook_failed(job: Job, kind: str, detail: str) -> tuple[bool, str]:
+    log.warning("outbox %s (webhook, team %s): %s", job.outbox_id, job.payload["team"]["id"], detail)
+    return False, WEBHOOK_ERRORS[kind]
+
+
 async def send_webhook(job: Job, settings: Settings) -> tuple[bool, str]:
     secret = os.environ.get(job.secret_env or "", "")
     if not secret:
-        return False, f"webhook: omgevingsvariabele {job.secret_env or '(geen naam)'} is niet gezet"
+        return _webhook_failed(job, "config", f"environment variable {job.secret_env or '(no name)'} "
+                                              "is not set")
+    allow_loopback = settings.webhook_allow_loopback and not settings.production
+    try:
+        check_url(job.target, allow_loopback)
+    except WebhookRefused as exc:
+        return _webhook_failed(job, "refused", f"{job.target}: {exc}")
     body = json.dumps(job.payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
     headers = {
         "Content-Type": "application/json; charset=utf-8",
@@ -206,14 +230,27 @@ async def send_webhook(job: Job, settings: Settings) -> tuple[bool, str]:
         "User-Agent": "Loket-Impact-Ondernemen/1",
     }
     timeout = aiohttp.ClientTimeout(total=SEND_TIMEOUT_S)
+    # The resolver refuses private addresses when connecting; no DNS cache, no proxy from the
+    # environment, no redirects (a redirect could point anywhere, the check would not see it).
+    connector = aiohttp.TCPConnector(resolver=resolver_for(job.target, allow_loopback),
+                                     use_dns_cache=False)
     try:
-        async with aiohttp.ClientSession(timeout=timeout) as http:
-            async with http.post(job.target, data=body, headers=headers) as resp:
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector, trust_env=False) as http:
+            async with http.post(job.target, data=body, headers=headers, allow_redirects=False) as resp:
                 if 200 <= resp.status < 300:
                     return True, f"webhook: HTTP {resp.status}"
+                if 300 <= resp.status < 400:
+                    log.warning("outbox %s (webhook): HTTP %s to %s not followed", job.outbox_id,
+                                resp.status, resp.headers.get("Location", "?")[:200])
+                    return False, (f"webhook: HTTP {resp.status}, een doorverwijzing. Loket volgt die "
+                                   "niet. De beheerder kan het adres aanpassen.")
                 return False, f"webhook: HTTP {resp.status}"
-    except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-        return False, f"webhook: {type(exc).__name__}: {exc}"[:500]
+    except WebhookRefused as exc:
+        return _webhook_failed(job, "refused", f"{job.target}: {exc}")
+    except asyncio.TimeoutError:
+        return _webhook_failed(job, "timeout", f"{job.target}: no answer in {SEND_TIMEOUT_S:.0f} s")
+    except (aiohttp.ClientError, OSError) as exc:
+        return _webhook_failed(job, "unreachable", f"{job.target}: {type(exc).__name__}: {exc}"[:500])
 
 
 async def _send(job: Job, settings: Settings) -> tuple[bool, str]:

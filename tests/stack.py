@@ -138,6 +138,7 @@ def make_stack(tmp: Path, extra_env: dict[str, str] | None = None, knowledge_dir
         "LOKET_PUBLIC_URL": f"http://127.0.0.1:{ports['web']}",
         "LOKET_SECRET_KEY": "test-secret-key-" + "x" * 32,
         "SANIC_HOST": "127.0.0.1",
+        "LOKET_WEBHOOK_ALLOW_LOOPBACK": "true",  # test receivers listen on 127.0.0.1 over http
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
