@@ -86,6 +86,84 @@ def run_fold(job: tuple[str, str, str, str]) -> list[dict]:
             for r in intent_results]
 
 
+ENTITY_TYPES = ("gemeente", "woonplaats", "postcode", "onderwerp", "organisatie", "rechtsvorm")
+MATCH_MODES = ("exact", "overlap")
+
+
+def _same(mode: str, a: tuple, b: tuple) -> bool:
+    if a[0] != b[0]:
+        return False
+    return a[1:] == b[1:] if mode == "exact" else a[1] < b[2] and b[1] < a[2]
+
+
+def entity_report(pairs: list[tuple[list[dict], list[dict]]]) -> dict[str, dict]:
+    """Precision, recall and F1 per entity type over (annotated, predicted) entity lists.
+
+    A prediction counts when type, start and end equal an annotation ("exact"), or when the type
+    matches and the spans overlap ("overlap"). The predictions of all extractors together are what the
+    bot uses, so a span two extractors both found counts once.
+    """
+    counts: dict[tuple[str, str], Counter] = {}
+    for gold, predicted in pairs:
+        g = {(e["entity"], e["start"], e["end"]) for e in gold}
+        p = {(e["entity"], e["start"], e["end"]) for e in predicted}
+        for mode in MATCH_MODES:
+            for e in g:
+                c = counts.setdefault((e[0], mode), Counter())
+                c["support"] += 1
+                c["found"] += any(_same(mode, e, o) for o in p)
+            for e in p:
+                c = counts.setdefault((e[0], mode), Counter())
+                c["predicted"] += 1
+                c["right"] += any(_same(mode, e, o) for o in g)
+    report: dict[str, dict] = {}
+    for (kind, mode), c in sorted(counts.items()):
+        precision = c["right"] / c["predicted"] if c["predicted"] else 0.0
+        recall = c["found"] / c["support"] if c["support"] else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        report.setdefault(kind, {})[mode] = {"precision": precision, "recall": recall, "f1": f1,
+                                             "support": c["support"], "predicted": c["predicted"]}
+    return report
+
+
+def heldout(model: Path, test_dir: Path = PROJECT_ROOT / "tests" / "nlu") -> dict:
+    """Intent, FAQ-answer and entity figures of one model on the held-out set, in this process.
+
+    Intents as `rasa test nlu` counts them: a fallback prediction is undone, so the intent the
+    classifier chose is scored.
+    """
+    import asyncio
+
+    from rasa.core.agent import Agent
+    from rasa.core.channels import UserMessage
+    from rasa.nlu.classifiers import fallback_classifier
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    processor = Agent.load(str(model)).processor
+    examples = load_data(str(test_dir)).intent_examples
+
+    async def parse_all() -> list[dict]:
+        return [await processor.parse_message(UserMessage(e.get("text"))) for e in examples]
+
+    parsed = asyncio.run(parse_all())
+    results, pairs, faq = [], [], []
+    for example, result in zip(examples, parsed, strict=True):
+        if fallback_classifier.is_fallback_classifier_prediction(result):
+            result = fallback_classifier.undo_fallback_prediction(result)
+        intent = result.get("intent") or {}
+        results.append({"text": example.get("text"), "intent": example.get("intent"),
+                        "intent_prediction": {"name": intent.get("name"),
+                                              "confidence": intent.get("confidence")}})
+        pairs.append((example.get("entities") or [], result.get("entities") or []))
+        if example.get("intent_response_key"):
+            chosen = ((result.get("response_selector") or {}).get(example.get("intent")) or {})
+            faq.append(chosen.get("response", {}).get("intent_response_key")
+                       == example.get("intent_response_key"))
+    report, errors = report_from_results(results)
+    return {"intent_report": report, "intent_errors": errors, "entities": entity_report(pairs),
+            "faq_accuracy": sum(faq) / len(faq) if faq else None, "faq_examples": len(faq)}
+
+
 def cross_validate(folds: int, jobs: int, tmp: Path, nlu_dir: Path = PROJECT_ROOT / "data" / "nlu",
                    config: Path = PROJECT_ROOT / "config.yml") -> tuple[dict, list]:
     pairs = split_folds(nlu_dir, folds, tmp)

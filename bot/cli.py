@@ -14,10 +14,10 @@ import urllib.request
 from pathlib import Path
 
 from bot.settings import PROJECT_ROOT, Settings, get_settings
+from bot.training import RASA_DATA_ARGS  # noqa: F401 - the Rasa arguments, also used by tests
 
 log = logging.getLogger("loket")
 
-RASA_DATA_ARGS = ["--domain", "domain", "--data", "data", "--config", "config.yml"]
 
 
 def _bin(name: str) -> str:
@@ -77,31 +77,6 @@ def cmd_knowledge_check(args, settings: Settings) -> int:
         return 1
     counts = ", ".join(f"{v} {k}" for k, v in kn.counts().items())
     print(f"De kennisbank is in orde: {counts}.")
-    if directory.resolve() == (PROJECT_ROOT / "knowledge").resolve():
-        return _check_lookup(kn, PROJECT_ROOT)
-    return 0
-
-
-def _check_lookup(kn, project_root: Path) -> int:
-    """The NLU place-name table must match the gemeenten, or the model learns yesterday's names."""
-    from bot.knowledge.lookup import LOOKUP_FILE, render
-
-    path = project_root / LOOKUP_FILE
-    if not path.exists() or path.read_text(encoding="utf-8") != render(kn):
-        print(f"{LOOKUP_FILE} past niet bij de gemeenten in de kennisbank: "
-              "maak het opnieuw met `loket knowledge lookup`.", file=sys.stderr)
-        return 1
-    return 0
-
-
-def cmd_knowledge_lookup(args, settings: Settings) -> int:
-    from bot.knowledge.lookup import place_names, write
-
-    kn = _checked_knowledge(settings.knowledge_dir)
-    if kn is None:
-        return 1
-    path = write(kn, PROJECT_ROOT)
-    print(f"{path.relative_to(PROJECT_ROOT)} geschreven: {len(place_names(kn))} plaatsnamen.")
     return 0
 
 
@@ -126,14 +101,20 @@ def cmd_knowledge_load(args, settings: Settings) -> int:
 # --- Rasa ----------------------------------------------------------------------------------
 
 
-def train(settings: Settings) -> int:
-    """Train when data or config changed; Rasa's fingerprinting skips it otherwise."""
-    cmd = [_bin("rasa"), "train", *RASA_DATA_ARGS, "--out", str(settings.models_dir)]
-    return subprocess.call(cmd, cwd=PROJECT_ROOT, env=_quiet_env())
+def train(settings: Settings, force: bool = False) -> int:
+    """Train when config, domain, data or the pipeline code changed (bot/training.py)."""
+    from bot import training
+
+    code, trained = training.train(settings.models_dir, training.run_in_project(_quiet_env()),
+                                   rasa=_bin("rasa"), force=force)
+    if not trained:
+        newest = training.archives(settings.models_dir)[0]
+        print(f"Het model is bijgewerkt; niets te trainen ({newest.name}).", flush=True)
+    return code
 
 
 def cmd_train(args, settings: Settings) -> int:
-    return train(settings)
+    return train(settings, force=args.force)
 
 
 def _sqlite_wal(path: Path) -> None:
@@ -308,8 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-train", action="store_true", help="niet trainen, bestaand model gebruiken")
     run.set_defaults(func=cmd_run)
 
-    sub.add_parser("train", help="model trainen als data of config veranderd is").set_defaults(
-        func=cmd_train)
+    tr = sub.add_parser("train", help="model trainen als data, domein of config veranderd is")
+    tr.add_argument("--force", action="store_true", help="ook trainen als er niets veranderd is")
+    tr.set_defaults(func=cmd_train)
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="schema bijwerken (Alembic)").set_defaults(func=cmd_db_upgrade)
@@ -320,8 +302,6 @@ def build_parser() -> argparse.ArgumentParser:
         p = kn.add_parser(name, help=text)
         p.add_argument("--dir", help="map met de kennisbank (standaard knowledge/)")
         p.set_defaults(func=func)
-    kn.add_parser("lookup", help="plaatsnamen voor de NLU (data/nlu/plaatsnamen.yml) opnieuw maken"
-                  ).set_defaults(func=cmd_knowledge_lookup)
 
     for extend in _EXTENSIONS:
         extend(sub)

@@ -10,7 +10,9 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlp.tfidf_intent import TfidfIntentClassifier, fit_temperature, softmax
+from bot.nlp.entities import KnowledgeEntityExtractor
+from bot.nlp.tfidf_intent import TfidfIntentClassifier
+from bot.nlp.tfidf_model import fit_temperature, softmax
 
 EXAMPLES = {
     "ask_loonkostensubsidie": [
@@ -31,7 +33,6 @@ EXAMPLES = {
 }
 
 
-PLACES = ["Amsterdam", "Utrecht", "Zwolle", "Tilburg", "Almere", "Dinkelland"]
 INFORM = ["Amsterdam", "ik zit in Utrecht", "gemeente Zwolle", "wij zijn gevestigd in Tilburg", "Almere",
           "mijn postcode is 3511 AB", "1012 AB"]
 
@@ -39,13 +40,18 @@ INFORM = ["Amsterdam", "ik zit in Utrecht", "gemeente Zwolle", "wij zijn gevesti
 def training_data() -> TrainingData:
     examples = {**EXAMPLES, "inform": INFORM}
     return TrainingData([Message.build(text, intent) for intent, texts in examples.items() for text in texts],
-                        lookup_tables=[{"name": "plaatsnaam", "elements": PLACES}],
                         regex_features=[{"name": "postcode", "pattern": r"\b[1-9][0-9]{3} ?[A-Za-z]{2}\b"}])
 
 
 @pytest.fixture
-def storage(tmp_path):
-    return LocalModelStorage(tmp_path)
+def storage(tmp_path, monkeypatch):
+    # places from the project's knowledge/gemeenten.yml (no loaded database here)
+    monkeypatch.setenv("LOKET_DATABASE_URL", f"sqlite:///{tmp_path / 'none.db'}")
+    from bot import settings
+
+    settings.get_settings.cache_clear()
+    yield LocalModelStorage(tmp_path)
+    settings.get_settings.cache_clear()
 
 
 CTX = ExecutionContext(graph_schema=None, model_id="t")
@@ -87,12 +93,23 @@ def test_ranking_is_a_sorted_probability_distribution_led_by_the_intent(storage)
 
 
 def test_a_place_or_postcode_no_example_named_reads_as_inform(storage):
-    """Lookup-table and regex matches add a marker word, as RegexFeaturizer does for DIET."""
-    component = trained(storage)
-    assert classify(component, "Dinkelland").get("intent")["name"] == "inform"
-    assert classify(component, "7001 XY").get("intent")["name"] == "inform"
-    again = load(storage)  # the patterns are stored with the model
-    assert classify(again, "we zitten in dinkelland").get("intent")["name"] == "inform"
+    """The places and postcode the entity extractor finds add a marker word to the text."""
+    data = training_data()
+    extractor = KnowledgeEntityExtractor.create({}, storage, Resource("entities"), CTX)
+    extractor.train(data)
+    component = trained(storage, data)
+
+    def intent(text: str) -> str:
+        message = Message.build(text)
+        extractor.process([message])
+        component.process([message])
+        return message.get("intent")["name"]
+
+    assert intent("Dinkelland") == "inform"
+    assert intent("7001 XY") == "inform"
+    assert intent("we zitten in dinkelland") == "inform"
+    # without the marker the same word is not read as a place
+    assert classify(component, "Dinkelland").get("intent")["name"] != "inform"
 
 
 def test_ranking_length_cuts_the_ranking(storage):

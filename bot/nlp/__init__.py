@@ -1,7 +1,8 @@
-"""Custom Rasa pipeline components: Dutch spaCy, the intent classifier, a ResponseSelector only for FAQ messages."""
+"""Custom Rasa pipeline components: Dutch spaCy, entities from the knowledge, tf-idf intents and FAQ answers."""
 
 from bot.nlp.component import DutchSpacyNLP
-from bot.nlp.faq_selector import FaqResponseSelector
+from bot.nlp.entities import KnowledgeEntityExtractor
+from bot.nlp.faq_selector import TfidfResponseSelector
 from bot.nlp.tfidf_intent import TfidfIntentClassifier
 
-__all__ = ["DutchSpacyNLP", "FaqResponseSelector", "TfidfIntentClassifier"]
+__all__ = ["DutchSpacyNLP", "KnowledgeEntityExtractor", "TfidfIntentClassifier", "TfidfResponseSelector"]
