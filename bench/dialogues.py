@@ -7,6 +7,7 @@ A conversation passes when every check of every turn passes.
 
     .venv/bin/python -m bench.dialogues --url http://127.0.0.1:5005
     .venv/bin/python -m bench.dialogues --stack          # start actions + Rasa on free ports
+    .venv/bin/python -m bench.dialogues --stack --model models/<name>.tar.gz
     .venv/bin/python -m bench.dialogues --class english --id en-03 --out /tmp/d.json
 
 Against `make run`, the edge's rate limits (LOKET_RATE_*) slow a full run down: the client waits and
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -503,11 +505,14 @@ STACK_ENV = {
 }
 
 
-def start_stack(tmp: Path):
-    """Actions and Rasa on free ports with their own databases; returns the started stack."""
+def start_stack(tmp: Path, model: Path):
+    """Actions and Rasa on free ports with their own databases and exactly this model."""
     from tests.stack import make_stack  # the one import from tests/ (moves to tests/support/ later)
 
-    stack = make_stack(tmp, extra_env=STACK_ENV)
+    models_dir = tmp / "models"  # a copy: a model trained meanwhile cannot replace it
+    models_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(model, models_dir / model.name)
+    stack = make_stack(tmp, extra_env={**STACK_ENV, "LOKET_MODELS_DIR": str(models_dir)})
     try:
         stack.start("actions")
         stack.start("rasa")
@@ -525,6 +530,7 @@ def main(argv: list[str] | None = None) -> int:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--url", default="http://127.0.0.1:5005", help="a running Rasa server")
     where.add_argument("--stack", action="store_true", help="start actions + Rasa (needs models/)")
+    parser.add_argument("--model", type=Path, help="with --stack: this model (default: newest in models/)")
     parser.add_argument("--set", type=Path, default=SET_DIR, help="folder with <class>.yml files")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file")
     parser.add_argument("--class", dest="classes", action="append", choices=CLASSES,
@@ -554,16 +560,16 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quiet:
             print("." if result.passed else "F", end="", flush=True, file=sys.stderr)
 
-    model = latest_model()
+    model = args.model or latest_model()
     run: dict[str, Any] = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                            "set": str(args.set), "conversations": len(conversations)}
     started = time.monotonic()
     if args.stack:
-        if model is None:
-            print("no model in models/*.tar.gz: train one first", file=sys.stderr)
+        if model is None or not model.is_file():
+            print("no model (models/*.tar.gz or --model): train one first", file=sys.stderr)
             return 2
         with tempfile.TemporaryDirectory(prefix="loket-dialogues-") as tmp:
-            stack = start_stack(Path(tmp))
+            stack = start_stack(Path(tmp), model)
             try:
                 run.update(url=stack.rasa_url, model=model.name)
                 results = run_all(conversations, RestClient(stack.rasa_url, args.timeout),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -392,3 +393,52 @@ def test_rest_client_raises_on_errors():
                           post=lambda *a, **k: FakeResponse(429, [], {"Retry-After": "1"}))
     with pytest.raises(requests.HTTPError):
         client("s", "x", {})
+
+
+# --- the command line --------------------------------------------------------------------------
+
+
+def test_main_runs_a_set_against_a_url_and_writes_the_results(tmp_path, monkeypatch, capsys):
+    _write(tmp_path / "set", "cancel.yml", GOOD)
+    bot = ScriptedBot([("stop", [{"text": "Goed, ik ben gestopt. Ik heb niets opgeslagen."}]),
+                       ("", [{"text": "Hallo!"}])])
+    urls = []
+
+    def client(url, timeout):
+        urls.append(url)
+        return bot
+
+    monkeypatch.setattr(d, "RestClient", client)
+    out = tmp_path / "out" / "d.json"
+    code = d.main(["--url", "http://bot:1", "--set", str(tmp_path / "set"), "--out", str(out), "--quiet"])
+    assert code == 0 and urls == ["http://bot:1"]
+    printed = capsys.readouterr()
+    assert "cancel" in printed.out and "100.0%" in printed.out
+    assert "warning:" in printed.err  # a one-conversation set lacks the other classes
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["run"]["url"] == "http://bot:1" and doc["summary"]["overall"]["passed"] == 1
+
+    bot.rules = [("", [{"text": "Wat is uw naam?"}])]
+    assert d.main(["--url", "http://bot:1", "--set", str(tmp_path / "set"), "--out", str(out),
+                   "--quiet"]) == 1
+    assert "FAIL x-1" in capsys.readouterr().out
+
+
+def test_main_refuses_a_broken_set_an_empty_selection_and_a_missing_model(tmp_path, capsys):
+    _write(tmp_path / "bad", "cancel.yml", "conversations: [")
+    assert d.main(["--set", str(tmp_path / "bad")]) == 2
+    _write(tmp_path / "set", "cancel.yml", GOOD)
+    assert d.main(["--set", str(tmp_path / "set"), "--id", "nope"]) == 2
+    assert d.main(["--set", str(tmp_path / "set"), "--stack",
+                   "--model", str(tmp_path / "missing.tar.gz")]) == 2
+    assert "no model" in capsys.readouterr().err
+
+
+def test_latest_model_is_the_newest_archive(tmp_path):
+    assert d.latest_model(tmp_path) is None
+    old, new = tmp_path / "a.tar.gz", tmp_path / "b.tar.gz"
+    for i, path in enumerate((new, old)):
+        path.write_bytes(b"x")
+        os.utime(path, (1000 + i, 1000 + i))
+    (tmp_path / "fingerprints.json").write_text("{}")
+    assert d.latest_model(tmp_path) == old  # newest modification time, as Rasa picks it
