@@ -13,7 +13,6 @@ one process with two threads on 2 cores).
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import subprocess
@@ -190,13 +189,6 @@ def newest_model(folder: Path) -> Path:
     return max(folder.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
 
 
-def read_report(results: Path) -> tuple[dict, list]:
-    report = json.loads((results / "intent_report.json").read_text())
-    errors_file = results / "intent_errors.json"
-    errors = json.loads(errors_file.read_text()) if errors_file.exists() else []
-    return report, errors
-
-
 def per_intent(report: dict) -> dict[str, dict]:
     skip = {"accuracy", "macro avg", "weighted avg", "micro avg"}
     return {k: v for k, v in report.items() if k not in skip and isinstance(v, dict)}
@@ -225,6 +217,20 @@ def table(title: str, report: dict, errors: list) -> str:
     return "\n".join(lines)
 
 
+def entity_table(held: dict) -> str:
+    lines = ["### Entities on the held-out set", "",
+             "Per type; a prediction is right when type, start and end equal the annotation (exact), or "
+             "when the type matches and the spans overlap (overlap)."
+             + (f" FAQ answers chosen right: {held['faq_accuracy']:.0%} of {held['faq_examples']}."
+                if held["faq_accuracy"] is not None else ""), "",
+             "| entity | precision | recall | F1 exact | F1 overlap | annotated |", "|---|---:|---:|---:|---:|---:|"]
+    for kind, v in held["entities"].items():
+        e, o = v["exact"], v["overlap"]
+        lines.append(f"| {kind} | {e['precision']:.3f} | {e['recall']:.3f} | {e['f1']:.3f} | {o['f1']:.3f} "
+                     f"| {e['support']} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--folds", type=int, default=5)
@@ -245,11 +251,11 @@ def main(argv: list[str] | None = None) -> int:
             train_s = run([RASA, "train", "nlu", "--nlu", "data/nlu", "--config", str(config),
                            "--domain", "domain", "--out", str(tmp_path / "models")])
             model = newest_model(tmp_path / "models")
-        run([RASA, "test", "nlu", "--nlu", "tests/nlu", "--model", str(model),
-             "--out", str(tmp_path / "heldout"), "--no-plot"])
-        held_report, held_errors = read_report(tmp_path / "heldout")
+        held = heldout(model)
+        held_report = held["intent_report"]
         sections.append(table("Held-out test set (tests/nlu, never used in training)",
-                              held_report, held_errors))
+                              held_report, held["intent_errors"]))
+        sections.append(entity_table(held))
         cv_s = None
         if not args.skip_cv:
             start = time.monotonic()

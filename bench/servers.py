@@ -96,30 +96,44 @@ def tree_cpu_seconds(pids: Iterable[int]) -> float:
 
 
 class PeakMemory:
-    """Samples the summed RSS of process trees in a thread; `peak_mb` is the highest sum seen."""
+    """Samples the RSS of groups of process trees in a thread: the peak of each group and of their sum.
 
-    def __init__(self, pids: Iterable[int], interval_s: float = 0.25) -> None:
-        self.pids = list(pids)
+    `groups` maps a name (one server) to its root pids; a bare list is one group called "all".
+    """
+
+    def __init__(self, groups: dict[str, list[int]] | Iterable[int], interval_s: float = 0.25) -> None:
+        self.groups = dict(groups) if isinstance(groups, dict) else {"all": list(groups)}
         self.interval_s = interval_s
         self.peak = 0
+        self.peaks: dict[str, int] = dict.fromkeys(self.groups, 0)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def _sample(self) -> None:
+        sizes = {name: tree_rss_bytes(pids) for name, pids in self.groups.items()}
+        for name, size in sizes.items():
+            self.peaks[name] = max(self.peaks[name], size)
+        self.peak = max(self.peak, sum(sizes.values()))
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, tree_rss_bytes(self.pids))
+            self._sample()
             self._stop.wait(self.interval_s)
 
     def __enter__(self) -> PeakMemory:
-        self.peak = tree_rss_bytes(self.pids)
+        self._sample()
         self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, tree_rss_bytes(self.pids))
+        self._sample()
 
     @property
     def peak_mb(self) -> float:
         return self.peak / 2**20
+
+    @property
+    def peaks_mb(self) -> dict[str, float]:
+        return {name: size / 2**20 for name, size in self.peaks.items()}
