@@ -1,8 +1,7 @@
-"""Custom Rasa pipeline components: Dutch spaCy, entities from the knowledge, tf-idf intents and FAQ answers."""
+"""Custom Rasa pipeline components: entities from the knowledge, tf-idf intents and FAQ answers."""
 
-from bot.nlp.component import DutchSpacyNLP
 from bot.nlp.entities import KnowledgeEntityExtractor
 from bot.nlp.faq_selector import TfidfResponseSelector
 from bot.nlp.tfidf_intent import TfidfIntentClassifier
 
-__all__ = ["DutchSpacyNLP", "KnowledgeEntityExtractor", "TfidfIntentClassifier", "TfidfResponseSelector"]
+__all__ = ["KnowledgeEntityExtractor", "TfidfIntentClassifier", "TfidfResponseSelector"]
