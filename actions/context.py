@@ -13,15 +13,16 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.context import (
+from bot.conversation.context import (
     ENTITIES,
     IGNORE_ENTITIES_FOR,
     SLOT,
     metadata_gemeente,
     needs_gemeente_extraction,
 )
+from bot.conversation.gemeenten import Resolution, first_found, resolve_gemeente
+from bot.conversation.routing import route
 from bot.db import run_in_session
-from bot.routing import Resolution, resolve_gemeente, route
 
 
 def latest_intent(tracker: Tracker) -> str:
@@ -51,14 +52,7 @@ async def resolve(texts: list[str]) -> Resolution | None:
     if not texts:
         return None
 
-    def work(session):
-        for text in texts:
-            res = resolve_gemeente(session, text)
-            if res.status == "found":
-                return res
-        return None
-
-    return await run_in_session(work)
+    return await run_in_session(lambda session: first_found(session, texts))
 
 
 class ActionExtractGemeente(Action):

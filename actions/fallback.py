@@ -7,7 +7,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.intent_titles import intent_title
+from bot.conversation.intent_titles import intent_title
 
 # Intents that make no sense as a suggestion.
 _NOT_SUGGESTED = {"nlu_fallback", "out_of_scope", "affirm", "deny", "stop", "inform", "greet",

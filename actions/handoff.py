@@ -1,4 +1,4 @@
-"""The handoff form: thin Rasa adapters around bot.routing and bot.handoffs.
+"""The handoff form: thin Rasa adapters around bot.conversation.routing and bot.handoffs.
 
 Steps: gemeente (skipped when known) -> short description (proposed from the conversation, confirm with
 ja/nee) -> name -> e-mail and/or phone -> explicit consent. `stop` cancels at any step (a rule);
@@ -20,9 +20,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.context import latest_intent
 from actions.forms import InterruptibleFormValidation
 from bot import handoffs
-from bot import personal_prompts as pp  # texts around contact details get no rating buttons
+from bot.conversation import (
+    personal_prompts as pp,  # texts around contact details get no rating buttons
+)
+from bot.conversation.gemeenten import resolve_gemeente
+from bot.conversation.routing import Route, no_team_text, response_time_text, route
 from bot.db import run_in_session
-from bot.routing import Route, no_team_text, resolve_gemeente, response_time_text, route
 
 log = logging.getLogger(__name__)
 

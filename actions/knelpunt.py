@@ -21,9 +21,11 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.forms import InterruptibleFormValidation, is_interruption
 from bot import knelpunten as kp
-from bot import personal_prompts as pp  # texts around contact details get no rating buttons
+from bot.conversation import (
+    personal_prompts as pp,  # texts around contact details get no rating buttons
+)
+from bot.conversation.gemeenten import resolve_gemeente
 from bot.db import run_in_session
-from bot.routing import resolve_gemeente
 
 log = logging.getLogger(__name__)
 

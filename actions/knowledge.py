@@ -15,6 +15,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.conversation.gemeenten import first_found
 from bot.db import run_in_session
 from bot.knowledge import queries
 from bot.knowledge.schema import THEMES
@@ -76,8 +77,8 @@ def build_query(tracker: Tracker, intent: str) -> dict[str, Any]:
 
 def _run_search(query: dict[str, Any], offset: int):
     def work(session):
-        gemeente = (queries.resolve_gemeente(session, query.get("gemeente"))
-                    or queries.resolve_gemeente(session, query.get("woonplaats")))
+        found = first_found(session, (query.get("gemeente"), query.get("woonplaats")))
+        gemeente = found.gemeente if found else None
         results = search(session, query.get("text") or "", themes=query.get("themes") or [],
                          gemeente_id=gemeente.id if gemeente else None,
                          organisatie=query.get("organisatie"), limit=PAGE_SIZE, offset=offset)

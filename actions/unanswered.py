@@ -14,7 +14,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import unanswered
+from bot.conversation import unanswered
 from bot.db import run_in_session
 
 log = logging.getLogger(__name__)

@@ -61,7 +61,7 @@ CLASSES = MAIN_CLASSES + EXTRA_CLASSES
 MIN_PER_MAIN_CLASS = 8
 SINGLE_TURN_CLASSES = {"english", "unseen_phrasing"}
 
-REFERENCE_RE = re.compile(r"\b[A-Z]{2,5}-\d{4}-\d{6}\b")  # as bot/references.py makes them
+REFERENCE_RE = re.compile(r"\b[A-Z]{2,5}-\d{4}-\d{6}\b")  # as bot/handoffs/references.py makes them
 # Links: with a scheme, or a bare domain such as business.gov.nl (not the domain of an e-mail address).
 URL_RE = re.compile(r"https?://[^\s)\]>\"']+"
                     r"|(?<![@\w.-])[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:nl|com|org|eu|net)\b(?:/[^\s)\]>\"']*)?",
@@ -507,7 +507,9 @@ STACK_ENV = {
 
 def start_stack(tmp: Path, model: Path):
     """Actions and Rasa on free ports with their own databases and exactly this model."""
-    from tests.stack import make_stack  # the one import from tests/ (moves to tests/support/ later)
+    from tests.support.stack import (
+        make_stack,  # the one import from tests/ (moves to tests/support/ later)
+    )
 
     models_dir = tmp / "models"  # a copy: a model trained meanwhile cannot replace it
     models_dir.mkdir(parents=True, exist_ok=True)

@@ -56,7 +56,7 @@ FRESH_JSON = RESULTS / "fresh.json"
 TRAIN_LOCK = Path("/tmp/loket-train.lock")
 API_TOKEN = "bench-token"  # the HTTP API on the benchmark's private ports, to read the domain
 
-# The edge rate limits (bot/channels.py) still run, but the load generator is one client.
+# The edge rate limits (bot/rasa_ext/channels.py and bot/edge/) still run, but the load generator is one client.
 BENCH_LIMITS = {"LOKET_RATE_SENDER_BURST": "1000", "LOKET_RATE_SENDER_PER_MINUTE": "100000",
                 "LOKET_RATE_IP_BURST": "100000", "LOKET_RATE_IP_PER_MINUTE": "1000000"}
 
@@ -128,10 +128,10 @@ def train_lock():
 
 
 def loket_server_env() -> dict[str, str]:
-    """The process settings `loket run` uses for its servers (bot/cli.py), so the bench measures them."""
-    from bot import cli
+    """The process settings `loket run` uses for its servers, so the bench measures them."""
+    from bot.cli.process import SERVER_ENV
 
-    return {k: os.environ.get(k, v) for k, v in getattr(cli, "SERVER_ENV", {}).items()}
+    return {k: os.environ.get(k, v) for k, v in SERVER_ENV.items()}
 
 
 def nlu_figures(model: Path, tmp: Path, cv: bool = True) -> dict:
@@ -150,7 +150,7 @@ def nlu_figures(model: Path, tmp: Path, cv: bool = True) -> dict:
 
 
 def _commands(env: dict[str, str]) -> dict[str, list[str]]:
-    from bot.cli import action_server_command, rasa_command
+    from bot.cli.run import action_server_command, rasa_command
     from bot.settings import load_settings
 
     old = dict(os.environ)
@@ -167,7 +167,7 @@ def _commands(env: dict[str, str]) -> dict[str, list[str]]:
 def start_loket(managed: Managed, tmp: Path, models_dir: Path, extra_env: dict[str, str] | None = None,
                 web: bool = True, suffix: str = "") -> dict[str, str]:
     """Migrate, load knowledge and start action server, Rasa (and the web app) like `make run`."""
-    from tests.stack import make_stack
+    from tests.support.stack import make_stack
 
     env = {**QUIET_ENV, **loket_server_env(), "LOKET_MODELS_DIR": str(models_dir),
            "LOKET_RASA_TOKEN": API_TOKEN, **BENCH_LIMITS, **(extra_env or {})}
@@ -400,7 +400,7 @@ def render(facts: dict, targets: dict[str, Target], fig: dict) -> str:
                         else ""))
         lines.append("- entities: " + ", ".join(f"{k} {v:.3f}" for k, v in nlu["entity_f1"].items()))
     lines += ["", f"Reference training (`rasa init --no-prompt`, which trains): {fig['reference_train_s']} s. "
-              "Server settings measured (bot/cli.py `SERVER_ENV`): "
+              "Server settings measured (bot/cli/process.py `SERVER_ENV`): "
               + (", ".join(f"`{k}={v}`" for k, v in facts["server_env"].items()) or "Rasa's defaults") + "."]
     return "\n".join(lines) + "\n"
 
@@ -439,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("Reference: rasa init --no-prompt (trains) ...", flush=True)
                 with train_lock():
                     facts["reference_train_s"] = reference_bot.init_and_train(ref_dir)
-            from tests.stack import free_port
+            from tests.support.stack import free_port
 
             url = reference_bot.start(managed, ref_dir, free_port())
             targets["reference"] = Target("reference", url, {"reference": managed.pids(["reference"])},

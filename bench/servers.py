@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.stack import wait_http  # the same readiness check the tests use
+from tests.support.stack import wait_http  # the same readiness check the tests use
 
 QUIET_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "2",

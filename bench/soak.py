@@ -40,6 +40,7 @@ import yaml
 from sqlalchemy import select
 
 from bot.settings import PROJECT_ROOT
+from tests.support.model import models_dir
 
 REPLY_ERROR = "Er ging iets mis. Probeer het opnieuw of praat met een mens."
 # Answers that take precedence over bench.conversations.answer_for: "Demo Ondernemer" is read as a
@@ -138,7 +139,7 @@ class WebhookReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                from bot.outbox import SIGNATURE_HEADER, verify_signature
+                from bot.handoffs.outbox import SIGNATURE_HEADER, verify_signature
 
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:
@@ -201,10 +202,6 @@ def team_channels(knowledge_dir: Path) -> dict[str, str]:
         for gemeente in team.get("gemeenten") or []:
             out[gemeente] = (team.get("delivery") or {}).get("channel")
     return out
-
-
-def model_dir() -> Path:
-    return Path(os.environ.get("LOKET_MODELS_DIR") or PROJECT_ROOT / "models")
 
 
 # --- talking to the bot -----------------------------------------------------------------------
@@ -391,12 +388,12 @@ async def _faults(stack, smtp: LocalSmtp, hook: WebhookReceiver, seconds: float,
 
 async def soak(seconds: float, users: int, drain_s: float, workdir: Path) -> int:
     from bench.conversations import domain_forms
-    from tests.stack import free_port, make_stack
+    from tests.support.stack import free_port, make_stack
 
     smtp, hook = LocalSmtp(free_port()), WebhookReceiver(free_port())
     knowledge, env = local_knowledge(workdir / "knowledge", hook.port)
     env.update({
-        "LOKET_MODELS_DIR": str(model_dir()),
+        "LOKET_MODELS_DIR": str(models_dir()),
         "LOKET_RASA_TOKEN": RASA_TOKEN,
         "LOKET_SMTP_HOST": "127.0.0.1", "LOKET_SMTP_PORT": str(smtp.port),
         "LOKET_OUTBOX_INTERVAL_S": "1",
@@ -504,8 +501,8 @@ def main() -> int:
     seconds = float(os.environ.get("LOKET_SOAK_SECONDS", "300"))
     users = int(os.environ.get("LOKET_SOAK_USERS", "50"))
     drain_s = float(os.environ.get("LOKET_SOAK_DRAIN_S", "420"))
-    if not any(model_dir().glob("*.tar.gz")):
-        print(f"Geen getraind model in {model_dir()}: draai eerst `make train`.", file=sys.stderr)
+    if not any(models_dir().glob("*.tar.gz")):
+        print(f"Geen getraind model in {models_dir()}: draai eerst `make train`.", file=sys.stderr)
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="loket-soak-"))
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-# Defaults at the chat edge, also the field defaults of bot.channels.EdgeConfig (tests build it bare)
+# Defaults at the chat edge, also the field defaults of bot.edge.gate.EdgeConfig (tests build it bare)
 DEFAULT_MAX_MESSAGE_CHARS = 1000
 DEFAULT_RATE_SENDER_BURST = 10.0  # messages a sender may send at once ...
 DEFAULT_RATE_SENDER_PER_MINUTE = 30.0  # ... and then on average per minute
@@ -168,6 +168,7 @@ class Settings:
     log_level: str
     env: str = "development"  # LOKET_ENV: development | production
     webhook_allow_loopback: bool = False  # development only: http:// webhooks to 127.0.0.1/::1
+    rasa_patches: bool = True  # LOKET_RASA_PATCHES: bot/rasa_ext/speedups.py (only on the Rasa it was written for)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -230,6 +231,7 @@ def load_settings() -> Settings:
         log_level=_env("LOKET_LOG_LEVEL", "INFO"),
         env=env,
         webhook_allow_loopback=_env_bool("LOKET_WEBHOOK_ALLOW_LOOPBACK", False),
+        rasa_patches=_env_bool("LOKET_RASA_PATCHES", True),
     )
     if settings.production:
         _check_production(settings)

@@ -3,7 +3,7 @@
     python deploy/serve.py rasa | actions | web | migrate
 
 `rasa` renders Rasa's endpoints (tracker store, Redis lock store, action server) from LOKET_* variables
-via bot/cli.py, exactly as `loket run` does; `migrate` brings the database schema up to date and loads
+via bot/cli/, exactly as `loket run` does; `migrate` brings the database schema up to date and loads
 knowledge/ (run it once per release, before the other roles start).
 """
 
@@ -15,16 +15,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot import cli  # noqa: E402
+from bot.cli.process import SERVER_ENV  # noqa: E402
+from bot.cli.run import action_server_command, rasa_command  # noqa: E402
 from bot.settings import get_settings  # noqa: E402
 
 
 def command(role: str) -> list[str]:
     settings = get_settings()
     if role == "rasa":
-        return cli.rasa_command(settings)
+        return rasa_command(settings)
     if role == "actions":
-        return cli.action_server_command(settings)
+        return action_server_command(settings)
     if role == "web":
         return [sys.executable, "-m", "bot.web"]
     if role == "migrate":
@@ -35,7 +36,7 @@ def command(role: str) -> list[str]:
 def main() -> None:
     role = sys.argv[1] if len(sys.argv) > 1 else "rasa"
     cmd = command(role)
-    env = {**cli.SERVER_ENV, **os.environ} if hasattr(cli, "SERVER_ENV") else dict(os.environ)
+    env = {**SERVER_ENV, **os.environ}
     os.execvpe(cmd[0], cmd, env)
 
 

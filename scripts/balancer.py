@@ -4,7 +4,7 @@
 
 Backends may also come from LOKET_BALANCER_BACKENDS (comma-separated). Any backend can serve any turn:
 the conversation lives in the shared tracker store (PostgreSQL) and the Redis lock store
-(bot/lock_store.py) orders the turns of one conversation. Still, the turns of one REST conversation (the
+(bot/rasa_ext/lock_store.py) orders the turns of one conversation. Still, the turns of one REST conversation (the
 JSON "sender") go to the same backend while it is up, so they need not wait for a lock held on another
 server. Other requests go to the backend with the fewest outstanding
 requests. A backend that refuses connections is skipped for a few seconds.

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
+
+from tests.support import FIXTURE_KNOWLEDGE
 
 os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-FIXTURES = Path(__file__).parent / "fixtures"
-FIXTURE_KNOWLEDGE = FIXTURES / "knowledge"
 
 
 @pytest.fixture

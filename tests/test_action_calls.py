@@ -1,7 +1,7 @@
-"""The speed-ups of the Rasa process (bot/speedups.py): the gemeente slot mapping call is skipped when
-a message cannot change the gemeente, action-server replies are checked with a validator built once,
-and TED predictions are kept per state window. Rasa's own ActionExtractSlots runs here against a small
-action server that counts the calls it gets."""
+"""The speed-ups of the Rasa process (bot/rasa_ext/speedups.py): the gemeente slot mapping call is
+skipped when a message cannot change the gemeente, action-server replies are checked with a validator
+built once, and neither applies on another Rasa version or when switched off. Rasa's own
+ActionExtractSlots runs here against a small action server that counts the calls it gets."""
 
 from __future__ import annotations
 
@@ -12,14 +12,13 @@ from aiohttp.test_utils import TestServer
 from jsonschema import ValidationError
 from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
-from rasa.core.policies.policy import PolicyPrediction
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActiveLoop, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from bot import speedups
-from bot.context import needs_gemeente_extraction
+from bot.conversation.context import needs_gemeente_extraction
+from bot.rasa_ext import speedups
 from bot.settings import PROJECT_ROOT
 
 DOMAIN = Domain.load(str(PROJECT_ROOT / "domain"))
@@ -143,59 +142,35 @@ def test_action_replies_are_still_validated():
         remote._validate_action_result({"events": [{"event": "no_such_event"}]})
 
 
-# --- TED predictions ----------------------------------------------------------------------------
-
-class FakeTED:
-    """What the cache reads of a TEDPolicy; `calls` counts the real predictions."""
-
-    only_e2e = False
-
-    def __init__(self, fake_features: dict | None = None) -> None:
-        self.fake_features = fake_features or {}
-        self.calls = 0
-
-    def _prediction_states(self, tracker, domain, use_text_for_last_user_input, rule_only_data):
-        return tracker["states"]
+# --- when the patches apply -----------------------------------------------------------------------
 
 
-def predict_original(self, tracker, domain, rule_only_data=None, precomputations=None, **kwargs):
-    self.calls += 1
-    return PolicyPrediction([0.1, 0.2 * self.calls, 0.7], "TEDPolicy", policy_priority=1)
+def test_patches_are_left_out_on_another_rasa_version_with_a_warning(caplog, monkeypatch):
+    def untouched(self, result):
+        return True
+
+    monkeypatch.setattr(rasa_action, "_loket_speedups", False, raising=False)
+    monkeypatch.setattr(rasa_action.RemoteAction, "_validate_action_result", untouched)
+    with caplog.at_level("WARNING"):
+        assert speedups.install(enabled=True, rasa_version="3.7.0") is False
+    assert "written for Rasa 3.6.21, this is 3.7.0" in caplog.text
+    assert rasa_action.RemoteAction._validate_action_result is untouched
 
 
-def states(intent: str) -> dict:
-    return {"states": [{}, {"user": {"intent": intent}, "prev_action": {"action_name": "action_listen"}}]}
+def test_the_off_switch_leaves_rasa_alone(monkeypatch):
+    from bot import settings
+
+    monkeypatch.setenv("LOKET_RASA_PATCHES", "false")
+    settings.get_settings.cache_clear()
+    try:
+        assert speedups.install() is False
+        assert settings.get_settings().rasa_patches is False
+    finally:
+        settings.get_settings.cache_clear()
 
 
-def test_ted_predicts_once_per_state_window():
-    predict = speedups.cached_prediction(predict_original)
-    ted = FakeTED()
-    first = predict(ted, states("ask_btw"), None)
-    again = predict(ted, states("ask_btw"), None)
-    assert ted.calls == 1
-    assert again.probabilities == first.probabilities == [0.1, 0.2, 0.7]
-    assert again.policy_name == "TEDPolicy"
-    other = predict(ted, states("greet"), None)
-    assert ted.calls == 2 and other.probabilities[1] == 0.4
+def test_on_the_rasa_they_were_written_for_they_apply():
+    import rasa
 
-
-def test_a_caller_changing_its_prediction_does_not_change_the_next_one():
-    predict = speedups.cached_prediction(predict_original)
-    ted = FakeTED()
-    predict(ted, states("ask_btw"), None).probabilities[2] = 0.0  # as the ensemble does for a rejected action
-    assert predict(ted, states("ask_btw"), None).probabilities == [0.1, 0.2, 0.7]
-
-
-def test_end_to_end_models_are_not_cached():
-    predict = speedups.cached_prediction(predict_original)
-    ted = FakeTED(fake_features={"text": []})
-    predict(ted, states("ask_btw"), None)
-    predict(ted, states("ask_btw"), None)
-    assert ted.calls == 2
-
-
-def test_the_cache_is_installed_on_rasas_ted_policy():
-    from rasa.core.policies.ted_policy import TEDPolicy
-
-    speedups.install()
-    assert hasattr(TEDPolicy.predict_action_probabilities, "_loket_original")
+    assert rasa.__version__ == speedups.PATCHED_FOR
+    assert speedups.install(enabled=True) is True

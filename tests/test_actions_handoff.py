@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import pytest
-import yaml
 from aiosmtpd.controller import Controller
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -24,26 +22,17 @@ from actions.handoff import (
     ValidateHandoffForm,
     parse_contact,
 )
-from bot import models, outbox
+from bot import models
 from bot.db import session_scope
+from bot.handoffs import outbox
 from bot.knowledge.loader import load
 from bot.settings import PROJECT_ROOT, load_settings
-from tests.stack import free_port
-from tests.test_outbox import Inbox
+from tests.support.domain import load_domain
+from tests.support.fakes import Inbox
+from tests.support.stack import free_port
+from tests.support.trackers import FORM, tracker, user_event
 
-FORM = "handoff_form"
-
-
-def _domain() -> dict:
-    merged: dict = {"slots": {}, "forms": {}, "responses": {}}
-    for path in sorted(Path(PROJECT_ROOT / "domain").glob("*.yml")):
-        data = yaml.safe_load(path.read_text()) or {}
-        for key in merged:
-            merged[key].update(data.get(key) or {})
-    return merged
-
-
-DOMAIN = _domain()
+DOMAIN = load_domain()
 
 
 @pytest.fixture(scope="module")
@@ -77,25 +66,8 @@ def kb(kb_module):
             s.execute(model.__table__.delete())
 
 
-def user_event(text: str, intent: str, confidence: float = 0.95, entities=(), metadata=None) -> dict:
-    parse = {"text": text, "intent": {"name": intent, "confidence": confidence}, "entities": list(entities)}
-    return {"event": "user", "text": text, "parse_data": parse, "metadata": metadata or {},
-            "timestamp": 1_780_000_000.0}
 
 
-def tracker(text: str = "", intent: str = "inform", *, slots=None, candidates=None, requested=None,
-            history=(), entities=(), confidence: float = 0.95, active: bool = True, metadata=None) -> Tracker:
-    """A tracker right after the user's message: extracted slot candidates come last, as in Rasa."""
-    user = user_event(text, intent, confidence, entities, metadata)
-    candidates = candidates or {}
-    events = [*history, user] + [{"event": "slot", "name": k, "value": v} for k, v in candidates.items()]
-    all_slots = {name: None for name in DOMAIN["slots"]}
-    all_slots.update(slots or {})
-    all_slots.update(candidates)
-    all_slots["requested_slot"] = requested
-    latest = dict(user["parse_data"], metadata=metadata or {})
-    return Tracker("sender-1", all_slots, latest, events, False, None,
-                   {"name": FORM} if active else {}, "action_listen")
 
 
 def slot_events(events) -> dict:

@@ -20,8 +20,8 @@ from sqlalchemy import select
 from actions import knelpunt as ka
 from actions.unanswered import ActionDefaultFallback, ActionFeedbackUnhelpful, previous_exchange
 from bot import models
+from bot.conversation.gemeenten import resolve_gemeente
 from bot.db import session_scope
-from bot.routing import resolve_gemeente
 
 DOMAIN_FILE = Path(__file__).resolve().parent.parent / "domain" / "knelpunt.yml"
 DOMAIN = yaml.safe_load(DOMAIN_FILE.read_text())
@@ -192,7 +192,7 @@ async def test_acceptance_conversation_ends_with_reference_and_shows_in_dashboar
     from bot.settings import load_settings
     from bot.web.app import create_app
     from bot.web.auth import create_user
-    from tests.test_dashboard import PASSWORD, login, parse_table
+    from tests.support.web import PASSWORD, login, parse_table
 
     with session_scope(loaded) as s:
         create_user(s, "coord", PASSWORD, "coordinatie")

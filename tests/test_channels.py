@@ -1,4 +1,4 @@
-"""The edge checks of bot/channels.py: unit tests, and the real channel blueprints in a Sanic server
+"""The edge checks of bot/rasa_ext/channels.py and bot/edge/: unit tests, and the real channel blueprints in a Sanic server
 with a stand-in agent (no trained model needed). The whole stack is tested in test_hostile_input.py
 and test_faults.py."""
 
@@ -16,23 +16,16 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import channels
-from bot.channels import (
-    REPLY_EMPTY,
-    REPLY_ERROR,
-    REPLY_INVALID,
-    REPLY_RATE,
-    EdgeConfig,
-    EdgeGate,
-    LoketRestInput,
-    LoketSocketIOInput,
-    MemoryBuckets,
-    PayloadPolicy,
-    RateLimiter,
-    clean_text,
-)
+from bot.edge import gate, ratelimit
+from bot.edge import payloads as payload_policy
+from bot.edge.gate import REPLY_EMPTY, REPLY_ERROR, REPLY_INVALID, REPLY_RATE, EdgeConfig, EdgeGate
+from bot.edge.hygiene import clean_text
+from bot.edge.payloads import PayloadPolicy
+from bot.edge.ratelimit import MemoryBuckets, RateLimiter
+from bot.rasa_ext import channels
+from bot.rasa_ext.channels import LoketRestInput, LoketSocketIOInput
 from bot.settings import PROJECT_ROOT
-from tests.stack import free_port
+from tests.support.stack import free_port
 
 # --- text hygiene -----------------------------------------------------------------------------
 
@@ -66,7 +59,7 @@ def _domain_button_payloads() -> list[str]:
     found = []
     for path in sorted((PROJECT_ROOT / "domain").glob("*.yml")):
         doc = yaml.safe_load(path.read_text()) or {}
-        found += list(channels._button_payloads(doc.get("responses") or {}))
+        found += list(payload_policy._button_payloads(doc.get("responses") or {}))
     return [p for p in found if p.startswith("/")]
 
 
@@ -76,13 +69,13 @@ def test_every_button_payload_in_the_domain_passes(policy):
     for payload in payloads:
         decision = policy.decide(payload)
         assert decision.kind == "payload", payload
-        assert channels._parse_payload(decision.text) == channels._parse_payload(payload)
+        assert payload_policy._parse_payload(decision.text) == payload_policy._parse_payload(payload)
 
 
 def test_fallback_suggestions_and_widget_buttons_pass(policy):
     # actions/fallback.py offers "/<intent>" for known intents; the widget sends these two.
     for payload in ("/out_of_scope", "/request_human", "/report_knelpunt", "/affirm", "/deny"):
-        assert policy.decide(payload) == channels.PayloadDecision(payload, "payload")
+        assert policy.decide(payload) == payload_policy.PayloadDecision(payload, "payload")
 
 
 @pytest.mark.parametrize("payload", ["/restart", "/session_start", "/nlu_fallback", "/back",
@@ -189,7 +182,7 @@ def test_action_made_buttons_are_checked_against_a_value_pattern(tmp_path):
     ("/", ""),
 ])
 def test_rejected_payloads_become_their_words(text, expected):
-    assert channels.as_plain_text(text) == expected
+    assert payload_policy.as_plain_text(text) == expected
 
 
 # --- rate limits ------------------------------------------------------------------------------
@@ -224,10 +217,10 @@ async def test_redis_buckets_are_shared_and_fall_back_to_memory():
     if not _redis_ok():
         pytest.skip("no Redis on 127.0.0.1:6379")
     prefix = f"loket:test:{uuid.uuid4().hex}"
-    a = channels.RedisBuckets("redis://127.0.0.1:6379/0", prefix, 2, 1)
-    b = channels.RedisBuckets("redis://127.0.0.1:6379/0", prefix, 2, 1)  # another Rasa process
+    a = ratelimit.RedisBuckets("redis://127.0.0.1:6379/0", prefix, 2, 1)
+    b = ratelimit.RedisBuckets("redis://127.0.0.1:6379/0", prefix, 2, 1)  # another Rasa process
     assert [await a.take("s"), await b.take("s"), await a.take("s")] == [True, True, False]
-    dead = channels.RedisBuckets(f"redis://127.0.0.1:{free_port()}/0", prefix, 1, 1)
+    dead = ratelimit.RedisBuckets(f"redis://127.0.0.1:{free_port()}/0", prefix, 1, 1)
     assert [await dead.take("s"), await dead.take("s")] == [True, False]
 
 
@@ -452,7 +445,7 @@ def test_credentials_register_loket_channels_under_rasas_names(monkeypatch):
 
     monkeypatch.setenv("LOKET_ACTION_TIMEOUT_S", "7")
     monkeypatch.setattr(rasa_action, "DEFAULT_REQUEST_TIMEOUT", rasa_action.DEFAULT_REQUEST_TIMEOUT)
-    channels.get_gate.cache_clear()
+    gate.get_gate.cache_clear()
     try:
         made = create_http_input_channels(None, str(PROJECT_ROOT / "credentials.yml"))
         assert [type(c) for c in made] == [LoketRestInput, LoketSocketIOInput]
@@ -462,10 +455,10 @@ def test_credentials_register_loket_channels_under_rasas_names(monkeypatch):
         assert (sio.user_message_evt, sio.bot_message_evt) == ("user_uttered", "bot_uttered")
         assert rasa_action.DEFAULT_REQUEST_TIMEOUT == 7.0
     finally:
-        channels.get_gate.cache_clear()
+        gate.get_gate.cache_clear()
 
 
 def test_rate_limiter_uses_redis_only_when_configured():
     assert isinstance(RateLimiter.from_config(EdgeConfig()).per_sender, MemoryBuckets)
     redis_limiter = RateLimiter.from_config(EdgeConfig(redis_url="redis://127.0.0.1:6379/0"))
-    assert isinstance(redis_limiter.per_ip, channels.RedisBuckets)
+    assert isinstance(redis_limiter.per_ip, ratelimit.RedisBuckets)

@@ -1,6 +1,7 @@
 import yaml
 
-from bot.cli import main, rasa_command, write_endpoints
+from bot.cli import main
+from bot.cli.run import rasa_command, write_endpoints
 from bot.settings import load_settings
 
 
@@ -9,7 +10,7 @@ def test_endpoints_default_to_sqlite_tracker_and_no_lock_store(monkeypatch, tmp_
     monkeypatch.delenv("LOKET_TRACKER_DB_URL", raising=False)
     monkeypatch.delenv("LOKET_REDIS_URL", raising=False)
     cfg = yaml.safe_load(write_endpoints(load_settings()).read_text())
-    assert cfg["tracker_store"] == {"type": "bot.tracker_store.LoketSQLTrackerStore", "dialect": "sqlite",
+    assert cfg["tracker_store"] == {"type": "bot.rasa_ext.tracker_store.LoketSQLTrackerStore", "dialect": "sqlite",
                                     "db": str(tmp_path / "tracker.db")}
     assert "lock_store" not in cfg
     assert cfg["action_endpoint"]["url"] == "http://127.0.0.1:5055/webhook"
@@ -26,7 +27,7 @@ def test_endpoints_for_scale_out_come_from_the_environment(monkeypatch, tmp_path
     assert cfg["tracker_store"]["port"] == 5433
     assert cfg["tracker_store"]["db"] == "tracker"
     assert cfg["tracker_store"]["password"] == "geheim"
-    assert cfg["lock_store"] == {"type": "bot.lock_store.AtomicRedisLockStore", "url": "redis.internal", "port": 6380, "db": 2,
+    assert cfg["lock_store"] == {"type": "bot.rasa_ext.lock_store.AtomicRedisLockStore", "url": "redis.internal", "port": 6380, "db": 2,
                                  "key_prefix": "loket"}
 
 
@@ -56,7 +57,7 @@ async def test_rasa_builds_the_pooled_sqlite_tracker_store_from_the_endpoints(mo
     from rasa.shared.core.trackers import DialogueStateTracker
     from rasa.utils.endpoints import read_endpoint_config
 
-    from bot.tracker_store import LoketSQLTrackerStore
+    from bot.rasa_ext.tracker_store import LoketSQLTrackerStore
 
     monkeypatch.setenv("LOKET_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("LOKET_TRACKER_DB_URL", raising=False)

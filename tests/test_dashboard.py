@@ -7,7 +7,6 @@ import io
 import random
 import re
 from datetime import datetime, timedelta
-from html.parser import HTMLParser
 from urllib.parse import urlencode
 
 import pytest
@@ -15,58 +14,13 @@ from openpyxl import load_workbook
 from sqlalchemy import insert, select
 
 from bot import knelpunten as kp
-from bot import models, unanswered
+from bot import models
+from bot.conversation import unanswered
 from bot.db import session_scope
 from bot.settings import load_settings
 from bot.web.app import create_app
 from bot.web.auth import create_user
-
-PASSWORD = "een-lang-wachtwoord"
-
-
-class TableParser(HTMLParser):
-    """Header and cell texts of one <table id=...>."""
-
-    def __init__(self, table_id: str):
-        super().__init__()
-        self.table_id, self.depth = table_id, 0
-        self.header: list[str] = []
-        self.rows: list[list[str]] = []
-        self._cell: list[str] | None = None
-        self._in_head = False
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "table" and dict(attrs).get("id") == self.table_id:
-            self.depth = 1
-        elif self.depth:
-            if tag == "thead":
-                self._in_head = True
-            elif tag == "tr" and not self._in_head:
-                self.rows.append([])
-            elif tag in ("td", "th"):
-                self._cell = []
-
-    def handle_endtag(self, tag):
-        if not self.depth:
-            return
-        if tag == "table":
-            self.depth = 0
-        elif tag == "thead":
-            self._in_head = False
-        elif tag in ("td", "th") and self._cell is not None:
-            text = "".join(self._cell)
-            (self.header if self._in_head else self.rows[-1]).append(text)
-            self._cell = None
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell.append(data)
-
-
-def parse_table(html: str, table_id: str = "knelpunten-tabel") -> tuple[list[str], list[list[str]]]:
-    parser = TableParser(table_id)
-    parser.feed(html)
-    return parser.header, parser.rows
+from tests.support.web import PASSWORD, login, parse_table
 
 
 def csrf(html: str) -> str:
@@ -88,11 +42,6 @@ async def client(users, aiohttp_client, monkeypatch):
     return await aiohttp_client(create_app(load_settings(), users))
 
 
-async def login(client, username: str) -> None:
-    client.session.cookie_jar.clear()  # log out first: a logged-in POST needs a CSRF token
-    resp = await client.post("/inloggen", data={"username": username, "password": PASSWORD},
-                             allow_redirects=False)
-    assert resp.status == 302, await resp.text()
 
 
 def add(engine, n: int = 1, **overrides) -> list[models.Knelpunt]:

@@ -92,7 +92,7 @@ def test_serve_py_gives_rasa_the_projects_channels(monkeypatch, tmp_path):
         settings.get_settings.cache_clear()
     credentials = cmd[cmd.index("--credentials") + 1]
     channels = yaml.safe_load(open(credentials, encoding="utf-8"))
-    assert set(channels) == {"bot.channels.LoketRestInput", "bot.channels.LoketSocketIOInput"}
+    assert set(channels) == {"bot.rasa_ext.channels.LoketRestInput", "bot.rasa_ext.channels.LoketSocketIOInput"}
     assert "--enable-api" not in cmd
 
 

@@ -48,8 +48,8 @@ def test_set_files_are_named_after_their_class():
 
 
 def test_set_is_not_training_data():
-    """Training reads data/ only (bot/cli.py); the set stays under tests/conversations."""
-    from bot.cli import RASA_DATA_ARGS
+    """Training reads data/ only (bot/cli/); the set stays under tests/conversations."""
+    from bot.cli.train import RASA_DATA_ARGS
 
     data_dirs = [RASA_DATA_ARGS[i + 1] for i, a in enumerate(RASA_DATA_ARGS) if a == "--data"]
     assert data_dirs == ["data"]

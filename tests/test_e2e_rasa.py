@@ -6,24 +6,21 @@ missing model fails instead of skipping.
 
 from __future__ import annotations
 
-import os
 import socket
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.stack import has_model, make_stack
+from tests.support.model import require_model
+from tests.support.stack import make_stack
 
 pytestmark = pytest.mark.rasa
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    if not has_model():
-        if os.environ.get("LOKET_REQUIRE_MODEL"):
-            pytest.fail("no trained model in models/: run `make train`")
-        pytest.skip("no trained model in models/ (run `make train`)")
+    require_model()
     st = make_stack(tmp_path_factory.mktemp("stack"))
     try:
         st.start("actions")
@@ -74,7 +71,7 @@ def test_action_server_listens_on_localhost_only(stack):
 
 
 def test_faq_questions_get_the_selected_answer(stack):
-    """The ResponseSelector runs only for messages classified as faq (bot/nlp/faq_selector.py)."""
+    """The ResponseSelector runs only for messages classified as faq (bot/rasa_ext/nlp/faq_selector.py)."""
     assert "geen huizenmakelaar" in texts(say(stack, "e2e-faq-1", "wat doet een makelaarsteam eigenlijk?"))
     assert "2021 tot 1 april 2024" in texts(say(stack, "e2e-faq-2", "wat is de city deal impact ondernemen"))
 
@@ -122,7 +119,7 @@ def test_no_training_example_names_the_unseen_places():
 
 @pytest.mark.parametrize("place", UNSEEN_PLACES)
 def test_a_bare_place_name_the_training_data_never_saw_is_taken_as_the_gemeente(stack, place):
-    """Places come from the loaded knowledge at run time (bot/nlp/entities.py); the place marker makes a
+    """Places come from the loaded knowledge at run time (bot/rasa_ext/nlp/entities.py); the place marker makes a
     lone gemeente name read as inform."""
     reply = texts(say(stack, f"e2e-bare-{place}", place))
     assert f"Uw bedrijf zit in de gemeente {place}" in reply

@@ -11,10 +11,10 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlp.entities import KnowledgeEntityExtractor
-from bot.nlp.gazetteer import Gazetteer
-from bot.nlp.places import PlaceTable, build, places_from_yaml
-from tests.conftest import FIXTURE_KNOWLEDGE
+from bot.nlu.gazetteer import Gazetteer
+from bot.nlu.places import PlaceTable, build, places_from_yaml
+from bot.rasa_ext.nlp.entities import KnowledgeEntityExtractor
+from tests.support import FIXTURE_KNOWLEDGE
 
 GEMEENTEN = [
     {"name": "Sittard-Geleen", "aliases": ["Geleen", "Sittard"], "woonplaatsen": ["Geleen", "Munstergeleen"]},

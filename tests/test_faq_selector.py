@@ -8,7 +8,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlp.faq_selector import TfidfResponseSelector
+from bot.rasa_ext.nlp.faq_selector import TfidfResponseSelector
 
 CTX = ExecutionContext(graph_schema=None, model_id="t")
 FAQ = {

@@ -8,7 +8,6 @@ these tests keep working when questions change. Needs a trained model (LOKET_MOD
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import time
 from pathlib import Path
@@ -25,26 +24,21 @@ from bench.soak import (
     WebhookReceiver,
     drive_form,
     local_knowledge,
-    model_dir,
     stored,
     team_channels,
 )
-from tests.stack import free_port, make_stack
+from tests.support.model import require_model
+from tests.support.stack import free_port, make_stack
 
 pytestmark = pytest.mark.rasa
 ACTION_TIMEOUT_S = 4
 
 
-def _require_model() -> None:
-    if not any(model_dir().glob("*.tar.gz")):
-        if os.environ.get("LOKET_REQUIRE_MODEL"):
-            pytest.fail(f"no trained model in {model_dir()}: run `make train`")
-        pytest.skip(f"no trained model in {model_dir()} (run `make train`)")
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    _require_model()
+    models = require_model()
     from bench.conversations import choose_form
 
     form = choose_form()
@@ -54,7 +48,7 @@ def env(tmp_path_factory):
     smtp, hook = LocalSmtp(free_port()), WebhookReceiver(free_port())
     knowledge, extra = local_knowledge(tmp / "knowledge", hook.port)
     extra.update({
-        "LOKET_MODELS_DIR": str(model_dir()),
+        "LOKET_MODELS_DIR": str(models),
         "LOKET_RASA_TOKEN": RASA_TOKEN,
         "LOKET_SMTP_HOST": "127.0.0.1", "LOKET_SMTP_PORT": str(smtp.port),
         "LOKET_OUTBOX_INTERVAL_S": "0.5",

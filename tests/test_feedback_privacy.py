@@ -13,11 +13,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from bot import models
+from bot.conversation.personal_prompts import repeats_personal_data
+from bot.conversation.unanswered import record
 from bot.db import session_scope
-from bot.personal_prompts import repeats_personal_data
 from bot.privacy import find_values, forget, purge
 from bot.settings import load_settings
-from bot.unanswered import record
 from bot.web.app import create_app
 
 SENDER = "0123456789abcdef0123456789abcdef"
@@ -48,7 +48,7 @@ async def _vote(client, answer: str, question: str, vote: str = "down"):
 async def _handoff_texts() -> dict[str, str]:
     """The handoff form's real messages, from the actions (with a fake tracker)."""
     from actions.handoff import ActionAskHandoffConsent, ActionAskHandoffContact, parse_contact
-    from tests.test_actions_handoff import tracker
+    from tests.support.trackers import tracker
 
     out = {}
     slots = {"handoff_description": "Ik zoek een bedrijfsruimte voor mijn kringloopwinkel.",
@@ -122,7 +122,7 @@ async def test_an_ordinary_vote_is_still_stored(client, loaded):
 
 
 async def test_widget_gets_the_markers_of_messages_without_rating(client):
-    from bot.personal_prompts import MARKERS
+    from bot.conversation.personal_prompts import MARKERS
 
     body = await (await client.get("/widget.js")).text()
     config = json.loads(re.search(r"var LOKET_SERVER_CONFIG = (\{.*?\});", body).group(1))

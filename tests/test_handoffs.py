@@ -238,16 +238,12 @@ def test_search_in_reference_and_description(two_teams):
 @pytest.fixture(scope="module")
 def rasa_stack(tmp_path_factory):
     """Action server and Rasa on free ports; team Utrecht's webhook points at a local port."""
-    import os
 
     from bot.db import make_engine
-    from bot.settings import load_settings
-    from tests.stack import free_port, make_stack
+    from tests.support.model import require_model
+    from tests.support.stack import free_port, make_stack
 
-    if not any(load_settings().models_dir.glob("*.tar.gz")):
-        if os.environ.get("LOKET_REQUIRE_MODEL"):
-            pytest.fail("no trained model: run `make train`")
-        pytest.skip("no trained model (run `make train`)")
+    require_model()
     hook_port = free_port()
     st = make_stack(tmp_path_factory.mktemp("handoff-e2e"),
                     extra_env={"LOKET_WEBHOOK_SECRET_UTRECHT": "e2e-geheim"})
@@ -278,10 +274,10 @@ async def test_conversation_to_zwolle_ends_with_a_reference_and_one_mail(rasa_st
 
     from aiosmtpd.controller import Controller
 
-    from bot import outbox
+    from bot.handoffs import outbox
     from bot.settings import load_settings
-    from tests.stack import free_port
-    from tests.test_outbox import Inbox
+    from tests.support.fakes import Inbox
+    from tests.support.stack import free_port
 
     st, engine, _ = rasa_stack
     sender = "e2e-zwolle"
@@ -320,9 +316,9 @@ async def test_widget_gemeente_and_webhook_down_for_the_whole_conversation(rasa_
     import asyncio
     import dataclasses
 
-    from bot import outbox
+    from bot.handoffs import outbox
     from bot.settings import load_settings
-    from tests.test_outbox import Receiver
+    from tests.support.fakes import Receiver
 
     st, engine, hook_port = rasa_stack
     sender = "e2e-utrecht"

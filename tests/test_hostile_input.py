@@ -15,7 +15,6 @@ import json
 import os
 import random
 import time
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -24,7 +23,8 @@ import yaml
 from sqlalchemy import func, select
 
 from bot.settings import PROJECT_ROOT
-from tests.stack import make_stack
+from tests.support.model import require_model
+from tests.support.stack import make_stack
 
 pytestmark = pytest.mark.rasa
 
@@ -34,15 +34,6 @@ CONCURRENCY = 24
 TOKEN = "hostile-test-token"
 
 
-def model_dir() -> Path:
-    return Path(os.environ.get("LOKET_MODELS_DIR") or PROJECT_ROOT / "models")
-
-
-def require_model() -> None:
-    if not any(model_dir().glob("*.tar.gz")):
-        if os.environ.get("LOKET_REQUIRE_MODEL"):
-            pytest.fail(f"no trained model in {model_dir()}: run `make train`")
-        pytest.skip(f"no trained model in {model_dir()} (run `make train`)")
 
 
 def domain_names() -> tuple[list[str], list[str]]:
@@ -196,9 +187,9 @@ def test_the_corpus_is_hostile_enough():
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    require_model()
+    models = require_model()
     st = make_stack(tmp_path_factory.mktemp("hostile"), extra_env={
-        "LOKET_MODELS_DIR": str(model_dir()),
+        "LOKET_MODELS_DIR": str(models),
         "LOKET_RASA_TOKEN": TOKEN,
         # one test client is one address: lift the address limit, keep the per-sender one
         "LOKET_RATE_IP_BURST": "1000000", "LOKET_RATE_IP_PER_MINUTE": "1000000",

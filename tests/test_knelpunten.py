@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from bot import knelpunten as kp
 from bot import models
+from bot.conversation.gemeenten import resolve_gemeente
 from bot.db import session_scope
 from bot.web.auth import create_user
 
@@ -59,12 +60,12 @@ def test_organisations_are_split_and_unknown_is_empty():
 
 def test_gemeente_is_resolved_from_name_alias_woonplaats_and_postcode(loaded):
     with session_scope(loaded) as s:
-        assert kp.resolve_gemeente(s, "zwolle") == "zwolle"
-        assert kp.resolve_gemeente(s, "Den Haag") == "den-haag"
-        assert kp.resolve_gemeente(s, "'s-Gravenhage") == "den-haag"
-        assert kp.resolve_gemeente(s, "Vleuten") == "utrecht"
-        assert kp.resolve_gemeente(s, "8011 AB") == "zwolle"
-        assert kp.resolve_gemeente(s, "Atlantis") is None
+        assert resolve_gemeente(s, "zwolle").gemeente_id == "zwolle"
+        assert resolve_gemeente(s, "Den Haag").gemeente_id == "den-haag"
+        assert resolve_gemeente(s, "'s-Gravenhage").gemeente_id == "den-haag"
+        assert resolve_gemeente(s, "Vleuten").gemeente_id == "utrecht"
+        assert resolve_gemeente(s, "8011 AB").gemeente_id == "zwolle"
+        assert resolve_gemeente(s, "Atlantis").gemeente_id is None
 
 
 def test_reference_numbers_and_creation_history(loaded):

@@ -12,9 +12,9 @@ import re
 
 import pytest
 
+from bot.conversation.gemeenten import resolve_gemeente
 from bot.db import make_engine, session_scope, upgrade
 from bot.knowledge.loader import check, load
-from bot.routing import resolve_gemeente
 from bot.settings import PROJECT_ROOT
 
 KNOWLEDGE = PROJECT_ROOT / "knowledge"
@@ -295,7 +295,7 @@ def test_former_gemeenten_are_aliases_of_existing_gemeenten(gemeenten):
 
 
 def test_former_gemeente_names_clash_with_no_other_gemeente(gemeenten):
-    from bot.routing import normalize
+    from bot.text import normalize
 
     owners: dict[str, set[str]] = {}
     for g in gemeenten.values():

@@ -8,7 +8,7 @@ from bot import models
 from bot.db import session_scope
 from bot.knowledge.loader import KnowledgeError, check, load
 from bot.settings import PROJECT_ROOT
-from tests.conftest import FIXTURE_KNOWLEDGE
+from tests.support import FIXTURE_KNOWLEDGE
 
 
 def _copy(tmp_path):

@@ -11,7 +11,7 @@ import yaml
 from bot import db
 from bot.knowledge.loader import load
 from bot.settings import PROJECT_ROOT
-from tests.stack import make_stack
+from tests.support.stack import make_stack
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from bot.db import session_scope
 from bot.knowledge import search as ks
 from bot.knowledge.loader import load
 from bot.settings import PROJECT_ROOT
-from tests.conftest import FIXTURE_KNOWLEDGE
+from tests.support import FIXTURE_KNOWLEDGE
 
 # (user text, acceptable ids in the top 3, extra search arguments). Written as users type: informal,
 # with typos, split compounds and other words than the content uses.

@@ -12,7 +12,7 @@ import pytest
 from rasa.core.lock_store import LockStore
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.lock_store import AtomicRedisLockStore
+from bot.rasa_ext.lock_store import AtomicRedisLockStore
 
 REDIS_URL = os.environ.get("LOKET_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -59,7 +59,7 @@ def _run_together(workers: list) -> None:
 
 
 def test_endpoints_yml_builds_the_store_with_its_redis_settings():
-    store = LockStore.create(EndpointConfig(url="redis.internal", type="bot.lock_store.AtomicRedisLockStore",
+    store = LockStore.create(EndpointConfig(url="redis.internal", type="bot.rasa_ext.lock_store.AtomicRedisLockStore",
                                             port=6380, db=2, key_prefix="loket", password="geheim"))
     assert isinstance(store, AtomicRedisLockStore)
     kw = store.red.connection_pool.connection_kwargs

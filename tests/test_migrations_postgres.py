@@ -5,10 +5,7 @@ CI (.ci/run) makes sure PostgreSQL runs; elsewhere these tests skip when it does
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 from alembic import command
@@ -17,52 +14,18 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
 
 from bot import db, models
+from tests.support.postgres import pg_url, require_postgres, temporary_database
 
 pytestmark = pytest.mark.postgres
 
-PG_HOST = os.environ.get("LOKET_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("LOKET_TEST_PG_PORT", "5432"))
-PG_USER = os.environ.get("LOKET_TEST_PG_USER", "postgres")
 
 
-def pg_url(database: str) -> str:
-    return f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
 
 
-def _admin_connection():
-    import psycopg2
-
-    conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres",
-                            connect_timeout=5)
-    conn.autocommit = True
-    return conn
 
 
-def require_postgres() -> None:
-    """Skip without a reachable PostgreSQL, except in CI, where that is a failure."""
-    import psycopg2
-
-    try:
-        _admin_connection().close()
-    except psycopg2.OperationalError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is not reachable on {PG_HOST}:{PG_PORT}: {exc}")
-        pytest.skip(f"PostgreSQL is not reachable on {PG_HOST}:{PG_PORT}")
 
 
-@contextmanager
-def temporary_database(prefix: str = "loket_test") -> Iterator[str]:
-    """A fresh, empty database with a random name; dropped afterwards (also its open connections)."""
-    name = f"{prefix}_{secrets.token_hex(4)}"
-    conn = _admin_connection()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
-        yield name
-    finally:
-        with conn.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.close()
 
 
 @pytest.fixture
@@ -103,9 +66,9 @@ def test_downgrade_to_base_removes_the_schema_and_upgrade_works_again(pg_databas
 
 
 def test_reference_numbers_and_knowledge_load_work_on_postgresql(pg_database):
+    from bot.handoffs.references import next_reference
     from bot.knowledge.loader import load
-    from bot.references import next_reference
-    from tests.conftest import FIXTURE_KNOWLEDGE
+    from tests.support import FIXTURE_KNOWLEDGE
 
     url = pg_url(pg_database)
     db.upgrade(url)

@@ -15,8 +15,8 @@ from bot.db import session_scope
 from bot.settings import load_settings
 from bot.web.app import create_app
 from bot.web.auth import create_user
-from tests.stack import free_port
-from tests.test_outbox import Inbox
+from tests.support.fakes import Inbox
+from tests.support.stack import free_port
 
 PASSWORDS = {"m.zwolle": "wachtwoord-zwolle", "m.utrecht": "wachtwoord-utrecht",
              "coordinator": "wachtwoord-coordinatie", "beheer": "wachtwoord-beheer"}

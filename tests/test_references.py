@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from bot.db import session_scope
-from bot.references import next_reference
+from bot.handoffs.references import next_reference
 
 
 def test_numbers_count_up_per_prefix_and_restart_each_year(engine):

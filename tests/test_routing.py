@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from bot import models
+from bot.conversation.gemeenten import resolve_gemeente
+from bot.conversation.routing import no_team_text, response_time_text, route
 from bot.db import make_engine, session_scope, upgrade
 from bot.knowledge.loader import load
-from bot.routing import no_team_text, normalize, resolve_gemeente, response_time_text, route
 from bot.settings import PROJECT_ROOT
+from bot.text import normalize
 
 
 @pytest.fixture(scope="module")

@@ -25,19 +25,12 @@ from sqlalchemy import select
 from bench.conversations import FORM_TRIGGERS, drive_form
 from bot import db, models
 from bot.settings import PROJECT_ROOT, load_settings
-from tests.stack import Stack, free_port, make_stack, wait_http
-from tests.test_migrations_postgres import pg_url, require_postgres, temporary_database
+from tests.support.model import require_model
+from tests.support.postgres import pg_url, require_postgres, temporary_database
+from tests.support.stack import Stack, free_port, make_stack, wait_http
 
 REDIS_URL = os.environ.get("LOKET_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TOKEN = "scale-out-test-" + secrets.token_hex(8)
-
-
-def _require_model() -> None:
-    models_dir = load_settings().models_dir
-    if not any(models_dir.glob("*.tar.gz")):
-        if os.environ.get("LOKET_REQUIRE_MODEL"):
-            pytest.fail(f"no trained model in {models_dir}: run `make train`")
-        pytest.skip(f"no trained model in {models_dir} (run `make train`)")
 
 
 def _require_redis() -> None:
@@ -53,7 +46,7 @@ def _require_redis() -> None:
 
 @pytest.fixture(scope="module")
 def two_instances(tmp_path_factory):
-    _require_model()
+    require_model()
     require_postgres()
     _require_redis()
     with temporary_database("loket_scale") as app_db, temporary_database("loket_scale_trk") as trk_db:
@@ -117,7 +110,7 @@ def test_both_instances_use_postgresql_and_redis_from_the_environment(two_instan
     a, _ = two_instances
     endpoints = (a.tmp / "endpoints.yml").read_text()
     assert "postgresql" in endpoints and "lock_store" in endpoints
-    assert "type: bot.lock_store.AtomicRedisLockStore" in endpoints
+    assert "type: bot.rasa_ext.lock_store.AtomicRedisLockStore" in endpoints
 
 
 @pytest.mark.postgres
@@ -163,7 +156,7 @@ async def test_overlapping_turns_on_two_instances_wait_for_each_other_through_re
 
     Without a shared lock both would load the same tracker and one save would lose the other's turn.
     All eight turns start together; Rasa 3.6's own Redis lock store loses turns that way (its ticket
-    changes are not atomic), bot/lock_store.py does not.
+    changes are not atomic), bot/rasa_ext/lock_store.py does not.
     """
     a, b = two_instances
     sender = "lock-" + secrets.token_hex(6)
@@ -236,7 +229,7 @@ def test_the_sqlite_tracker_store_is_put_in_wal_mode(monkeypatch, tmp_path):
     """One Rasa process on SQLite commits once per turn; WAL makes that one fsync instead of several."""
     import sqlite3
 
-    from bot.cli import write_endpoints
+    from bot.cli.run import write_endpoints
 
     monkeypatch.setenv("LOKET_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("LOKET_TRACKER_DB_URL", raising=False)

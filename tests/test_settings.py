@@ -57,7 +57,7 @@ def test_generated_secret_key_is_stable(monkeypatch, tmp_path):
 
 
 def test_edge_limits_and_timeouts_come_from_the_environment(monkeypatch):
-    from bot.channels import EdgeConfig
+    from bot.edge.gate import EdgeConfig
 
     monkeypatch.setenv("LOKET_RATE_IP_BURST", "1000000")
     monkeypatch.setenv("LOKET_RATE_SENDER_PER_MINUTE", "12.5")
@@ -77,7 +77,7 @@ def test_a_bare_edge_config_has_the_same_limits_as_the_default_settings(monkeypa
     """Tests build EdgeConfig() bare; its limits must be what `loket run` uses without LOKET_ variables."""
     import dataclasses
 
-    from bot.channels import EdgeConfig
+    from bot.edge.gate import EdgeConfig
 
     for name in ("LOKET_MAX_MESSAGE_CHARS", "LOKET_RATE_SENDER_BURST", "LOKET_RATE_SENDER_PER_MINUTE",
                  "LOKET_RATE_IP_BURST", "LOKET_RATE_IP_PER_MINUTE", "LOKET_PROXY_COUNT",

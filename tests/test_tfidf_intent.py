@@ -10,9 +10,9 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlp.entities import KnowledgeEntityExtractor
-from bot.nlp.tfidf_intent import TfidfIntentClassifier
-from bot.nlp.tfidf_model import fit_temperature, softmax
+from bot.nlu.tfidf_model import fit_temperature, softmax
+from bot.rasa_ext.nlp.entities import KnowledgeEntityExtractor
+from bot.rasa_ext.nlp.tfidf_intent import TfidfIntentClassifier
 
 EXAMPLES = {
     "ask_loonkostensubsidie": [

@@ -10,18 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from bot import training
+from bot.cli import train as training
 from bot.settings import PROJECT_ROOT
 
 
 @pytest.fixture
 def project(tmp_path) -> Path:
-    for name in ("domain", "data/nlu", "bot/nlp"):
+    for name in ("domain", "data/nlu", "bot/rasa_ext/nlp"):
         (tmp_path / name).mkdir(parents=True)
     (tmp_path / "config.yml").write_text("pipeline: []\n")
     (tmp_path / "domain" / "core.yml").write_text("intents: [greet]\n")
     (tmp_path / "data" / "nlu" / "basis.yml").write_text("nlu: []\n")
-    (tmp_path / "bot" / "nlp" / "component.py").write_text("X = 1\n")
+    (tmp_path / "bot" / "rasa_ext" / "nlp" / "component.py").write_text("X = 1\n")
     return tmp_path
 
 
@@ -45,22 +45,22 @@ class FakeRasa:
 def test_a_second_train_with_nothing_changed_trains_nothing(project):
     models = project / "models"
     rasa = FakeRasa(models)
-    assert training.train(models, rasa, root=project) == (0, True)
-    assert training.train(models, rasa, root=project) == (0, False)
+    assert training.train_models(models, rasa, root=project) == (0, True)
+    assert training.train_models(models, rasa, root=project) == (0, False)
     assert rasa.calls == 1
-    assert training.train(models, rasa, force=True, root=project) == (0, True)
+    assert training.train_models(models, rasa, force=True, root=project) == (0, True)
     assert rasa.calls == 2
 
 
 @pytest.mark.parametrize("changed", ["config.yml", "domain/core.yml", "data/nlu/basis.yml",
-                                     "bot/nlp/component.py"])
+                                     "bot/rasa_ext/nlp/component.py"])
 def test_a_change_to_any_input_trains_again(project, changed):
     models = project / "models"
     rasa = FakeRasa(models)
-    training.train(models, rasa, root=project)
+    training.train_models(models, rasa, root=project)
     path = project / changed
     path.write_text(path.read_text() + "# changed\n")
-    assert training.train(models, rasa, root=project) == (0, True)
+    assert training.train_models(models, rasa, root=project) == (0, True)
     assert rasa.calls == 2
 
 
@@ -68,17 +68,17 @@ def test_only_the_newest_two_models_are_kept(project):
     models = project / "models"
     rasa = FakeRasa(models)
     for _ in range(4):
-        training.train(models, rasa, force=True, root=project)
+        training.train_models(models, rasa, force=True, root=project)
     kept = [p.name for p in training.archives(models)]
     assert kept == ["model-4.tar.gz", "model-3.tar.gz"]
     # the newest model still counts as current after pruning
-    assert training.train(models, rasa, root=project) == (0, False)
+    assert training.train_models(models, rasa, root=project) == (0, False)
 
 
 def test_a_failed_training_is_not_recorded(project):
     models = project / "models"
-    assert training.train(models, lambda cmd: 1, root=project) == (1, True)
-    assert training.train(models, FakeRasa(models), root=project) == (0, True)
+    assert training.train_models(models, lambda cmd: 1, root=project) == (1, True)
+    assert training.train_models(models, FakeRasa(models), root=project) == (0, True)
 
 
 @pytest.mark.rasa

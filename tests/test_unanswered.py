@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot import models, unanswered
+from bot import models
+from bot.conversation import unanswered
 from bot.db import session_scope
 
 T0 = datetime(2026, 3, 2, 9, 0)
@@ -71,7 +72,3 @@ def test_mark_reviewed_hides_a_group_and_can_reopen(engine):
     with session_scope(engine) as s:
         assert len(unanswered.grouped(s)) == 2
         assert unanswered.counts(s) == {"fallback": 4}
-
-
-def test_normalise():
-    assert unanswered.normalise("  Wát is   SROI?! ") == "wat is sroi"

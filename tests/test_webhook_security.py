@@ -10,12 +10,13 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
-from bot import models, outbox
+from bot import models
 from bot.db import session_scope
+from bot.handoffs import outbox
+from bot.handoffs.webhook_guard import GuardedResolver, WebhookRefused, check_address, check_url
 from bot.settings import load_settings
-from bot.webhook_guard import GuardedResolver, WebhookRefused, check_address, check_url
-from tests.stack import free_port
-from tests.test_outbox import SECRET, SECRET_ENV, Receiver, make_handoff
+from tests.support.fakes import SECRET, SECRET_ENV, Receiver, make_handoff
+from tests.support.stack import free_port
 
 
 def _settings(allow_loopback: bool):
@@ -154,7 +155,7 @@ async def test_a_redirect_is_not_followed(loaded, monkeypatch):
 
 
 async def test_makelaars_see_a_plain_dutch_error_and_the_log_has_the_details(loaded, receiver, caplog):
-    caplog.set_level(logging.WARNING, logger="bot.outbox")
+    caplog.set_level(logging.WARNING, logger="bot.handoffs.outbox")
     await _deliver(loaded, f"https://10.1.2.3:{receiver.port}/hooks/loket")
     [attempt] = _attempts(loaded)
     assert not attempt.ok
@@ -165,7 +166,7 @@ async def test_makelaars_see_a_plain_dutch_error_and_the_log_has_the_details(loa
 
 async def test_an_unreachable_receiver_gives_no_socket_details_to_makelaars(loaded, caplog, monkeypatch):
     monkeypatch.setenv(SECRET_ENV, SECRET)
-    caplog.set_level(logging.WARNING, logger="bot.outbox")
+    caplog.set_level(logging.WARNING, logger="bot.handoffs.outbox")
     port = free_port()  # nothing listens here
     await _deliver(loaded, f"http://127.0.0.1:{port}/hooks/loket", allow_loopback=True)
     [attempt] = _attempts(loaded)
@@ -176,7 +177,7 @@ async def test_an_unreachable_receiver_gives_no_socket_details_to_makelaars(load
 
 async def test_a_missing_secret_is_a_plain_error_with_the_variable_in_the_log(loaded, receiver, monkeypatch,
                                                                              caplog):
-    caplog.set_level(logging.WARNING, logger="bot.outbox")
+    caplog.set_level(logging.WARNING, logger="bot.handoffs.outbox")
     monkeypatch.delenv(SECRET_ENV)
     await _deliver(loaded, receiver.url, allow_loopback=True)
     [attempt] = _attempts(loaded)

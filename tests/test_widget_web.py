@@ -12,9 +12,10 @@ import subprocess
 import pytest
 from sqlalchemy import select
 
-from bot import feedback, models
+from bot import models
+from bot.conversation import feedback
+from bot.conversation.personal_prompts import MARKERS
 from bot.db import session_scope
-from bot.personal_prompts import MARKERS
 from bot.settings import load_settings
 from bot.web import widget
 from bot.web.app import create_app
@@ -221,14 +222,6 @@ async def test_feedback_is_rate_limited_per_client(client, engine):
     assert len(rows(engine)) == widget.FEEDBACK_PER_MINUTE
 
 
-def test_rate_limiter_window_slides():
-    limiter = widget.RateLimiter(limit=2, window_s=60)
-    assert limiter.allow("a", now=0) and limiter.allow("a", now=1)
-    assert not limiter.allow("a", now=59)
-    assert limiter.allow("b", now=59)  # per key
-    assert limiter.allow("a", now=60.5)  # the first hit left the window
-
-
 async def test_feedback_logs_no_text_or_sender(client, caplog):
     caplog.set_level(logging.DEBUG)
     assert (await client.post("/api/feedback", json=VALID)).status == 201
@@ -244,7 +237,7 @@ async def test_feedback_needs_no_login_and_no_csrf_token(client, engine):
     assert (await client.post("/api/feedback", json=VALID)).status == 201
 
 
-# --- bot/feedback.py without the web layer ---------------------------------------------------
+# --- bot/conversation/feedback.py without the web layer ---------------------------------------------------
 
 
 def test_parse_feedback_strips_and_normalises():

@@ -28,28 +28,3 @@ def regeling_by_id(session: Session, regeling_id: str) -> models.Regeling | None
 
 def loket_by_id(session: Session, loket_id: str) -> models.Loket | None:
     return session.get(models.Loket, loket_id) if loket_id else None
-
-
-def _plain(value: str) -> str:
-    from bot.knowledge.search import normalize
-
-    return " ".join(normalize(value).replace("-", " ").replace("'", " ").split())
-
-
-def resolve_gemeente(session: Session, value: str | None) -> models.Gemeente | None:
-    """A gemeente from an id ("zwolle"), a name ("Den Haag"), an alias ("'s-Gravenhage") or, for the
-    deal gemeenten, a woonplaats ("Geleen"). None when nothing matches."""
-    if not value or not value.strip():
-        return None
-    found = session.get(models.Gemeente, value.strip().lower())
-    if found is not None:
-        return found
-    wanted = _plain(value)
-    gemeenten = session.execute(select(models.Gemeente)).scalars().all()
-    for field in ("id", "name", "aliases", "woonplaatsen"):
-        for g in gemeenten:
-            values = getattr(g, field)
-            candidates = values if isinstance(values, list) else [values]
-            if any(_plain(c) == wanted for c in candidates):
-                return g
-    return None

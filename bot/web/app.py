@@ -1,8 +1,10 @@
-"""Application factory. Feature modules register their own routes (portal, dashboard, widget)."""
+"""Application factory: the features register their routes (explicitly, below); the app runs the
+outbox worker that delivers handoffs."""
 
 from __future__ import annotations
 
-import importlib
+import asyncio
+import contextlib
 import logging
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -13,15 +15,15 @@ from aiohttp import web
 from sqlalchemy.engine import Engine
 
 from bot.db import get_engine
+from bot.handoffs.outbox import run_worker
 from bot.settings import Settings, get_settings
-from bot.web import auth
+from bot.web import auth, dashboard, maintenance, portal, privacy, widget
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 
-# Each module has setup(app); a module that is not there yet is skipped.
-FEATURE_MODULES = ("bot.web.widget", "bot.web.portal", "bot.web.dashboard", "bot.web.privacy",
-                   "bot.web.maintenance")
+# Each feature module adds its routes with setup(app).
+FEATURES = (widget, portal, dashboard, privacy, maintenance)
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -79,12 +81,23 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.router.add_get("/health", health)
     app.router.add_static("/static/", HERE / "static", name="static")
     auth.setup_routes(app)
-    for name in FEATURE_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.setup(app)
+    for feature in FEATURES:
+        feature.setup(app)
+    app.on_startup.append(start_outbox_worker)
+    app.on_cleanup.append(stop_outbox_worker)
     return app
+
+
+async def start_outbox_worker(app: web.Application) -> None:
+    """The delivery worker lives in the web app process; LOKET_OUTBOX_INTERVAL_S=0 turns it off."""
+    settings = app["settings"]
+    if settings.outbox_interval_s > 0:
+        app["outbox_worker"] = asyncio.create_task(run_worker(app["engine"], settings))
+
+
+async def stop_outbox_worker(app: web.Application) -> None:
+    task = app.get("outbox_worker")
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from bot import models
 from bot.db import run_in_session
+from bot.edge.gate import client_ip
 from bot.web.throttle import LoginThrottle, wait_text
 
 log = logging.getLogger(__name__)
@@ -220,10 +221,10 @@ async def login_page(request: web.Request) -> dict:
     return {"next": request.query.get("next", ""), "error": None, "username": ""}
 
 
-def _client_address(request: web.Request) -> str:
-    # The direct peer. Behind a proxy this is the proxy; issue 18 #2 brings one client_ip() that
-    # honours LOKET_PROXY_COUNT for the chat channels and the web app alike.
-    return request.remote or "onbekend"
+def web_client_ip(request: web.Request) -> str:
+    """The client's address behind LOKET_PROXY_COUNT trusted proxies (the chat uses the same rule)."""
+    return client_ip(request.remote, request.headers.get("X-Forwarded-For"),
+                     request.app["settings"].proxy_count)
 
 
 def _login_refused(request: web.Request, form, username: str, error: str,
@@ -248,7 +249,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     username = str(form.get("username", "")).strip()[:120]
     password = str(form.get("password", ""))[:500]
     throttle: LoginThrottle = request.app["login_throttle"]
-    address = _client_address(request)
+    address = web_client_ip(request)
     wait = throttle.retry_after(username, address)
     if wait:  # refused before the password is checked: no guessing while waiting
         return _too_many(request, form, username, wait)

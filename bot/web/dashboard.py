@@ -18,7 +18,8 @@ from sqlalchemy import distinct, select
 from sqlalchemy.orm import Session
 
 from bot import knelpunten as kp
-from bot import models, unanswered
+from bot import models
+from bot.conversation import unanswered
 from bot.db import run_in_session
 from bot.web.auth import require_role
 

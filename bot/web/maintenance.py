@@ -11,12 +11,13 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 
 from aiohttp import web
 
 from bot import privacy
+from bot.edge.ratelimit import MemoryBuckets
 from bot.settings import Settings
+from bot.web.auth import web_client_ip
 
 log = logging.getLogger(__name__)
 
@@ -33,27 +34,6 @@ CORS_HEADERS = {
 }
 
 
-class _Window:
-    """Requests per key in the last minute, in memory (one web process)."""
-
-    def __init__(self, limit: int, max_keys: int = 10_000) -> None:
-        self.limit = limit
-        self.max_keys = max_keys
-        self._hits: dict[str, list[float]] = {}
-
-    def allow(self, key: str) -> bool:
-        now = time.monotonic()
-        if len(self._hits) > self.max_keys:
-            self._hits.clear()
-        hits = [t for t in self._hits.get(key, []) if now - t < 60]
-        if len(hits) >= self.limit:
-            self._hits[key] = hits
-            return False
-        hits.append(now)
-        self._hits[key] = hits
-        return True
-
-
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status, headers=CORS_HEADERS)
 
@@ -63,7 +43,7 @@ async def forget_preflight(request: web.Request) -> web.Response:
 
 
 async def post_forget(request: web.Request) -> web.Response:
-    if not request.app["forget_limiter"].allow(request.remote or "unknown"):
+    if not request.app["forget_limiter"].take_sync(web_client_ip(request)):
         return _error(429, "U heeft dit te vaak geprobeerd. Wacht een minuut.")
     raw = await request.content.read(MAX_BODY_BYTES + 1)
     if len(raw) > MAX_BODY_BYTES:
@@ -113,7 +93,7 @@ async def _stop_purge(app: web.Application) -> None:
 
 def setup(app: web.Application) -> None:
     privacy.install_log_redaction()
-    app["forget_limiter"] = _Window(FORGET_PER_MINUTE)
+    app["forget_limiter"] = MemoryBuckets(FORGET_PER_MINUTE, FORGET_PER_MINUTE)
     app["last_purge"] = None
     app.router.add_post("/api/forget", post_forget, name="forget")
     app.router.add_route("OPTIONS", "/api/forget", forget_preflight)

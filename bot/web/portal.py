@@ -1,4 +1,4 @@
-"""Broker portal (/portaal) and its JSON API (/api/v1/handoffs), plus the outbox worker.
+"""Broker portal (/portaal) and its JSON API (/api/v1/handoffs).
 
 A makelaar sees only the handoffs of their own team: every query is filtered on the team id, so a
 reference of another team answers 404, exactly like one that does not exist. Admins without a team
@@ -7,8 +7,6 @@ see all teams; the coordination team has no access.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 from urllib.parse import urlencode
@@ -18,7 +16,7 @@ from aiohttp import web
 
 from bot import handoffs, models
 from bot.db import run_in_session
-from bot.outbox import run_worker, undelivered_count
+from bot.handoffs.outbox import undelivered_count
 from bot.web.auth import require_role
 
 log = logging.getLogger(__name__)
@@ -209,24 +207,6 @@ async def api_close(request: web.Request) -> web.StreamResponse:
         s, ref, team, user, str(body.get("outcome", ""))))
 
 
-# --- the delivery worker lives in the web app process ------------------------------------------
-
-
-async def _start_worker(app: web.Application) -> None:
-    settings = app["settings"]
-    if settings.outbox_interval_s <= 0:  # LOKET_OUTBOX_INTERVAL_S=0 turns the worker off
-        return
-    app["outbox_worker"] = asyncio.create_task(run_worker(app["engine"], settings))
-
-
-async def _stop_worker(app: web.Application) -> None:
-    task = app.get("outbox_worker")
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 def setup(app: web.Application) -> None:
     r = app.router
     r.add_get("/portaal", list_page, name="portal")
@@ -239,5 +219,3 @@ def setup(app: web.Application) -> None:
     r.add_post(f"/api/v1/handoffs/{REFERENCE}/claim", api_claim)
     r.add_post(f"/api/v1/handoffs/{REFERENCE}/notes", api_note)
     r.add_post(f"/api/v1/handoffs/{REFERENCE}/close", api_close)
-    app.on_startup.append(_start_worker)
-    app.on_cleanup.append(_stop_worker)

@@ -9,17 +9,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
-from collections import deque
 from pathlib import Path
 
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot import feedback
+from bot.conversation import feedback
+from bot.conversation.personal_prompts import MARKERS
 from bot.db import run_in_session
-from bot.personal_prompts import MARKERS
+from bot.edge.ratelimit import MemoryBuckets
 from bot.settings import Settings
+from bot.web.auth import web_client_ip
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -98,28 +98,6 @@ async def demo(request: web.Request) -> dict:
     return {"widget_src": f"{settings.public_url.rstrip('/')}/widget.js"}
 
 
-class RateLimiter:
-    """A sliding window per key, in memory: enough for one web process (a proxy may add more)."""
-
-    def __init__(self, limit: int, window_s: float = 60.0, max_keys: int = 10_000) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self.max_keys = max_keys
-        self._hits: dict[str, deque[float]] = {}
-
-    def allow(self, key: str, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        if len(self._hits) > self.max_keys:  # forget everyone rather than grow without bound
-            self._hits.clear()
-        hits = self._hits.setdefault(key, deque())
-        while hits and now - hits[0] >= self.window_s:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            return False
-        hits.append(now)
-        return True
-
-
 def _json_error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status, headers=CORS_HEADERS)
 
@@ -148,7 +126,7 @@ async def post_feedback(request: web.Request) -> web.Response:
         return _json_error(415, "Stuur de reactie als JSON (Content-Type: application/json).")
     if request.content_length is not None and request.content_length > MAX_FEEDBACK_BYTES:
         return _json_error(413, "De reactie is te groot.")
-    if not request.app["feedback_limiter"].allow(request.remote or "onbekend"):
+    if not request.app["feedback_limiter"].take_sync(web_client_ip(request)):
         return _json_error(429, "U stuurt te veel reacties achter elkaar. Probeer het over een minuut opnieuw.")
     raw = await _read_limited(request, MAX_FEEDBACK_BYTES)
     if raw is None:
@@ -174,7 +152,7 @@ def setup(app: web.Application) -> None:
     settings: Settings = app["settings"]
     app["widget_js"] = build_widget_js(settings)
     app["widget_css"] = (STATIC / "widget.css").read_text(encoding="utf-8")
-    app["feedback_limiter"] = RateLimiter(FEEDBACK_PER_MINUTE)
+    app["feedback_limiter"] = MemoryBuckets(FEEDBACK_PER_MINUTE, FEEDBACK_PER_MINUTE)
     app.router.add_get("/widget.js", widget_js, name="widget_js")
     app.router.add_get("/widget.css", widget_css, name="widget_css")
     app.router.add_get("/demo", demo, name="demo")

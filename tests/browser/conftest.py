@@ -14,15 +14,12 @@ from pathlib import Path
 import pytest
 
 from bot.settings import PROJECT_ROOT
-from tests.stack import Stack, has_model, make_stack
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, new_page
+from tests.support.model import require_model
+from tests.support.stack import Stack, make_stack
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 AXE_JS = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-DESKTOP = {"width": 1280, "height": 800}
-MOBILE = {"width": 320, "height": 640}
 
 
 def _missing(what: str, env: str, hint: str) -> None:
@@ -52,8 +49,7 @@ def browser():
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, browser) -> Iterator[Stack]:
     """Action server, Rasa with the trained model and the web app, on free ports."""
-    if not has_model():
-        _missing("no trained model in models/", "LOKET_REQUIRE_MODEL", "run `make train`")
+    require_model()
     st = make_stack(tmp_path_factory.mktemp("browser-stack"))
     try:
         st.start("actions")
@@ -90,13 +86,6 @@ def context(browser):
         ctx.close()
 
 
-def new_page(context):
-    """A page that collects uncaught script errors in page.js_errors (the tests expect none)."""
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.js_errors = errors
-    return page
 
 
 @pytest.fixture

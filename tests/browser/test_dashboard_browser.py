@@ -15,11 +15,12 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from bot import knelpunten as kp
-from bot import models, unanswered
+from bot import models
+from bot.conversation import unanswered
 from bot.db import make_engine, session_scope
 from bot.web.auth import create_user
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP
-from tests.stack import Stack, make_stack
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP
+from tests.support.stack import Stack, make_stack
 
 pytestmark = pytest.mark.browser
 

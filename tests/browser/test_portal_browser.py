@@ -16,9 +16,9 @@ from sqlalchemy import select
 from bot import handoffs, models
 from bot.db import make_engine, session_scope
 from bot.web.auth import create_user
-from tests.browser.conftest import DESKTOP
-from tests.stack import Stack, free_port, make_stack
-from tests.test_outbox import Inbox
+from tests.support.browser import DESKTOP
+from tests.support.fakes import Inbox
+from tests.support.stack import Stack, free_port, make_stack
 
 pytestmark = pytest.mark.browser
 

@@ -17,13 +17,21 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from bot import models
-from tests.browser.conftest import DESKTOP, MOBILE, new_page
+from tests.support.browser import (
+    BOT,
+    DESKTOP,
+    INPUT,
+    MOBILE,
+    ask,
+    bot_count,
+    new_page,
+    open_demo,
+    wait_for_answer,
+)
 
 # All tests here run in Chromium; those with the full stack (a trained model) are also marked `rasa`.
 pytestmark = pytest.mark.browser
 
-INPUT = "#loket-input"
-BOT = ".loket-msg-bot"
 USER = ".loket-msg-user"
 GREET_ANSWER = "Ik ben de digitale assistent van Loket"
 
@@ -31,29 +39,12 @@ GREET_ANSWER = "Ik ben de digitale assistent van Loket"
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def open_demo(page, stack) -> None:
-    page.goto(f"{stack.web_url}/demo")
-    page.get_by_role("button", name="Chat met Loket").click()
-    page.get_by_role("dialog", name="Loket").wait_for()
 
 
-def bot_count(page) -> int:
-    return page.locator(BOT).count()
 
 
-def wait_for_answer(page, before: int) -> str:
-    """Wait until a new bot message arrived and the typing indicator is gone; its text."""
-    page.wait_for_function("n => document.querySelectorAll('.loket-msg-bot').length > n", arg=before,
-                           timeout=60_000)
-    page.locator(".loket-typing").wait_for(state="hidden", timeout=60_000)
-    return page.locator(BOT).last.inner_text()
 
 
-def ask(page, question: str) -> str:
-    before = bot_count(page)
-    page.locator(INPUT).fill(question)
-    page.locator(INPUT).press("Enter")
-    return wait_for_answer(page, before)
 
 
 def user_events(stack, sender_id: str) -> list[dict]:

@@ -7,9 +7,8 @@ import json
 
 import pytest
 
-from bot.personal_prompts import HANDOFF_CONSENT
-from tests.browser.conftest import new_page
-from tests.browser.test_widget import BOT, ask, open_demo
+from bot.conversation.personal_prompts import HANDOFF_CONSENT
+from tests.support.browser import BOT, ask, new_page, open_demo
 
 pytestmark = pytest.mark.browser
 

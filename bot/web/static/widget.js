@@ -22,7 +22,7 @@
   var ANSWER_TIMEOUT_MS = 30000;
   var QUIET_MS = 1200; // socket.io has no "end of answer": hide the typing dots after this pause
   var maxChars = Number(server.maxChars) > 0 ? Number(server.maxChars) : 1000;
-  // Phrases of messages around contact details (bot/personal_prompts.py): no thumbs under those, or
+  // Phrases of messages around contact details (bot/conversation/personal_prompts.py): no thumbs under those, or
   // a vote would send a name, e-mail address or phone number to the feedback route.
   var NO_RATING = Array.isArray(server.noRating) ? server.noRating.filter(function (m) {
     return typeof m === "string" && m; }) : [];

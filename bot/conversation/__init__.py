@@ -1,0 +1,2 @@
+"""The conversation side without Rasa: the one gemeente resolver, routing to a makelaarsteam, the
+conversation context, feedback votes and unanswered questions."""
