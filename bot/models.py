@@ -180,6 +180,27 @@ def _alembic_ignores_fts_tables() -> None:
 _alembic_ignores_fts_tables()
 
 
+class ReviewStamp(Base):
+    """A person checked an entry's user-facing text against its source (bot.knowledge.review).
+
+    Keyed by kind + item_id and the hash of the text they read, not by a foreign key: content tables
+    are rebuilt by every knowledge load, stamps must survive that. One row per check (history);
+    the newest counts.
+    """
+
+    __tablename__ = "review_stamps"
+    id = Column(Integer, primary_key=True)
+    kind = Column(String(10), nullable=False)  # regeling | loket
+    item_id = Column(String(80), nullable=False)
+    content_hash = Column(String(64), nullable=False)
+    source_url = Column(String(500), nullable=False)
+    user_id = Column(Integer, ForeignKey("users.id"))
+    reviewer = Column(String(120), nullable=False)  # name at the time, kept if the account goes
+    reviewed_at = Column(DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (Index("ix_review_stamps_item", "kind", "item_id", "reviewed_at"),)
+
+
 # --- people who log in ----------------------------------------------------------------------
 
 
