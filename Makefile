@@ -9,12 +9,18 @@ export SQLALCHEMY_SILENCE_UBER_WARNING ?= 1
 export RASA_TELEMETRY_ENABLED ?= false
 export PYTHONWARNINGS ?= ignore
 
-.PHONY: run test venv lint format validate train pytest stories bench bench-nlu bench-knowledge soak clean browser-deps
+.PHONY: run test check venv lint format validate train pytest stories bench bench-nlu bench-knowledge soak clean browser-deps
 
 run: venv ## train if needed, load knowledge, start Rasa, action server and web app
 	$(BIN)/loket run
 
 test: venv lint validate train pytest stories ## every check CI runs
+
+# The fast tier, while working: no trained model, PostgreSQL, browser or server processes.
+FAST := not rasa and not browser and not postgres and not stack
+check: venv lint ## lint, knowledge check, fast tests (a few minutes)
+	$(BIN)/loket knowledge check
+	$(BIN)/pytest -q -m "$(FAST)" $(PYTEST_ARGS)
 
 venv: $(STAMP)
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: a migrated database per test, and the small fixture knowledge base."""
+"""Shared fixtures: a migrated database per test, the small fixture knowledge base, and one running
+bot (action server, Rasa with the trained model, web app) shared by the model-backed tests."""
 
 from __future__ import annotations
 
@@ -11,6 +12,29 @@ from tests.support import FIXTURE_KNOWLEDGE
 os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+@pytest.fixture(scope="session")
+def bot_stack(tmp_path_factory):
+    """One stack per test session: starting Rasa is the slow part of the end-to-end tests."""
+    from tests.support.model import require_model
+    from tests.support.stack import SHARED_STACK_TOKEN, make_stack
+
+    models = require_model()
+    st = make_stack(tmp_path_factory.mktemp("bot-stack"), extra_env={
+        "LOKET_MODELS_DIR": str(models),
+        "LOKET_RASA_TOKEN": SHARED_STACK_TOKEN,
+        # the tests are one client address: lift the address limit, keep the per-sender one
+        "LOKET_RATE_IP_BURST": "1000000", "LOKET_RATE_IP_PER_MINUTE": "1000000",
+    })
+    try:
+        for name in ("actions", "rasa", "web"):
+            st.start(name)
+        yield st
+    except Exception:
+        for name in ("actions", "rasa", "web"):
+            print(f"--- {name} log ---\n{st.log(name)[-4000:]}")
+        raise
+    finally:
+        st.stop_all()
 
 
 @pytest.fixture

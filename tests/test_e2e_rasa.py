@@ -12,22 +12,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.model import require_model
-from tests.support.stack import make_stack
-
 pytestmark = pytest.mark.rasa
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    require_model()
-    st = make_stack(tmp_path_factory.mktemp("stack"))
-    try:
-        st.start("actions")
-        st.start("rasa")
-        yield st
-    finally:
-        st.stop_all()
+def stack(bot_stack):
+    return bot_stack
 
 
 def say(stack, sender: str, text: str) -> list[dict]:

@@ -23,15 +23,14 @@ import yaml
 from sqlalchemy import func, select
 
 from bot.settings import PROJECT_ROOT
-from tests.support.model import require_model
-from tests.support.stack import make_stack
+from tests.support.stack import SHARED_STACK_TOKEN
 
 pytestmark = pytest.mark.rasa
 
 MARK = "PAYLOADINJ"  # only ever inside JSON entity values and metadata: never typed as text
 COUNT = int(os.environ.get("LOKET_HOSTILE_COUNT", "10000"))
 CONCURRENCY = 24
-TOKEN = "hostile-test-token"
+TOKEN = SHARED_STACK_TOKEN
 
 
 
@@ -186,21 +185,8 @@ def test_the_corpus_is_hostile_enough():
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    models = require_model()
-    st = make_stack(tmp_path_factory.mktemp("hostile"), extra_env={
-        "LOKET_MODELS_DIR": str(models),
-        "LOKET_RASA_TOKEN": TOKEN,
-        # one test client is one address: lift the address limit, keep the per-sender one
-        "LOKET_RATE_IP_BURST": "1000000", "LOKET_RATE_IP_PER_MINUTE": "1000000",
-        "LOKET_LOG_LEVEL": "WARNING",
-    })
-    try:
-        st.start("actions")
-        st.start("rasa")
-        yield st
-    finally:
-        st.stop_all()
+def stack(bot_stack):
+    return bot_stack
 
 
 async def _send_all(url: str, corpus: list[tuple[str, list]]) -> dict:

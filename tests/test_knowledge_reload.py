@@ -13,6 +13,8 @@ from bot.knowledge.loader import load
 from bot.settings import PROJECT_ROOT
 from tests.support.stack import make_stack
 
+pytestmark = pytest.mark.stack
+
 
 @pytest.fixture
 def stack_with_copy(tmp_path):

@@ -15,7 +15,6 @@ import pytest
 
 from bot.settings import PROJECT_ROOT
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, new_page
-from tests.support.model import require_model
 from tests.support.stack import Stack, make_stack
 
 AXE_JS = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
@@ -47,21 +46,9 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, browser) -> Iterator[Stack]:
-    """Action server, Rasa with the trained model and the web app, on free ports."""
-    require_model()
-    st = make_stack(tmp_path_factory.mktemp("browser-stack"))
-    try:
-        st.start("actions")
-        st.start("rasa")
-        st.start("web")
-        yield st
-    except Exception:
-        for name in ("actions", "rasa", "web"):
-            print(f"--- {name} log ---\n{st.log(name)[-4000:]}")
-        raise
-    finally:
-        st.stop_all()
+def stack(bot_stack, browser) -> Stack:
+    """The session's action server, Rasa with the trained model and web app (tests/conftest.py)."""
+    return bot_stack
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,8 @@ import requests
 
 from bot.settings import PROJECT_ROOT
 
+SHARED_STACK_TOKEN = "shared-stack-token"  # Rasa's HTTP API on the shared stack (tests/conftest.py)
+
 
 def free_port() -> int:
     with socket.socket() as s:
