@@ -78,18 +78,25 @@ def time_make_run(clone: Path, log: Path, timeout_s: float = 3600) -> float:
                 time.sleep(1)
             return time.monotonic() - start
         finally:
-            _stop(proc)
+            _stop(proc, clone)
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGINT)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+def _stop(proc: subprocess.Popen, clone: Path) -> None:
+    """Ctrl-C to `make run`; then make sure nothing started from the clone keeps running."""
+    import psutil
+
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    left = [p for p in psutil.process_iter(["cmdline"]) if str(clone) in " ".join(p.info["cmdline"] or [])]
+    for p in left:
+        p.kill()
+    if left:
+        print(f"{len(left)} process(es) of the clone were still running after Ctrl-C; killed", flush=True)
 
 
 def time_ci(clone: Path, log: Path) -> tuple[float, int]:
