@@ -169,6 +169,7 @@ class Settings:
     env: str = "development"  # LOKET_ENV: development | production
     webhook_allow_loopback: bool = False  # development only: http:// webhooks to 127.0.0.1/::1
     rasa_patches: bool = True  # LOKET_RASA_PATCHES: bot/rasa_ext/speedups.py (only on the Rasa it was written for)
+    review_max_age_days: int = 183  # LOKET_REVIEW_MAX_AGE_DAYS: a content review older than this is stale
     extra: dict = field(default_factory=dict)
 
     @property
@@ -232,7 +233,10 @@ def load_settings() -> Settings:
         env=env,
         webhook_allow_loopback=_env_bool("LOKET_WEBHOOK_ALLOW_LOOPBACK", False),
         rasa_patches=_env_bool("LOKET_RASA_PATCHES", True),
+        review_max_age_days=_env_int("LOKET_REVIEW_MAX_AGE_DAYS", 183),
     )
+    if settings.review_max_age_days < 1:
+        raise ValueError("LOKET_REVIEW_MAX_AGE_DAYS must be at least 1")
     if settings.production:
         _check_production(settings)
     return settings
