@@ -14,12 +14,14 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
 
 from bot.conversation.gemeenten import first_found
 from bot.db import run_in_session
-from bot.knowledge import queries
+from bot.knowledge import queries, review
 from bot.knowledge.schema import THEMES
 from bot.knowledge.search import SearchResult, search
+from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +43,23 @@ def dutch_date(value: date) -> str:
     return f"{value.day} {MONTHS[value.month - 1]} {value.year}"
 
 
+# Said when no person checked this exact text recently (bot.knowledge.review).
+UNCHECKED_NOTE = "Regels en bedragen kunnen veranderen. Op de website van de bron staat de nieuwste informatie."
+
+Reviewed = dict[tuple[str, str], date]  # (kind, id) -> the day a person checked the current text
+
+
 def source_line(url: str, checked: date | None) -> str:
-    return f"Bron: {url} (gecontroleerd op {dutch_date(checked)})" if checked else f"Bron: {url}"
+    """'gecontroleerd op' only for text with a valid review stamp; otherwise say it can change."""
+    if checked:
+        return f"Bron: {url} (gecontroleerd op {dutch_date(checked)})"
+    return f"Bron: {url}\n{UNCHECKED_NOTE}"
+
+
+def reviewed_dates(session: Session, items: list[tuple[str, str, str]]) -> Reviewed:
+    """(kind, id, content hash) of what is shown -> review dates, with one query for the answer."""
+    found = review.valid_review_dates(session, items, get_settings().review_max_age_days)
+    return {key: when.date() for key, when in found.items()}
 
 
 def more_info_payload(result: SearchResult) -> str:
@@ -82,7 +99,8 @@ def _run_search(query: dict[str, Any], offset: int):
         results = search(session, query.get("text") or "", themes=query.get("themes") or [],
                          gemeente_id=gemeente.id if gemeente else None,
                          organisatie=query.get("organisatie"), limit=PAGE_SIZE, offset=offset)
-        return results, (gemeente.name if gemeente else None)
+        reviewed = reviewed_dates(session, [(r.kind, r.id, r.content_hash) for r in results])
+        return results, (gemeente.name if gemeente else None), reviewed
 
     return run_in_session(work)
 
@@ -90,15 +108,17 @@ def _run_search(query: dict[str, Any], offset: int):
 # --- messages ----------------------------------------------------------------------------------
 
 
-def result_text(result: SearchResult) -> str:
+def result_text(result: SearchResult, checked: date | None = None) -> str:
     label = f"{result.name} ({result.provider})" if result.provider else result.name
-    return "\n".join([label, result.summary, source_line(result.source_url, result.last_checked)])
+    return "\n".join([label, result.summary, source_line(result.source_url, checked)])
 
 
-def utter_results(dispatcher: CollectingDispatcher, results: list[SearchResult], intro: str) -> None:
+def utter_results(dispatcher: CollectingDispatcher, results: list[SearchResult], intro: str,
+                  reviewed: Reviewed | None = None) -> None:
     dispatcher.utter_message(text=intro)
     for result in results:
-        dispatcher.utter_message(text=result_text(result),
+        checked = (reviewed or {}).get((result.kind, result.id))
+        dispatcher.utter_message(text=result_text(result, checked),
                                  buttons=[{"title": "Meer hierover",
                                            "payload": more_info_payload(result)}])
     dispatcher.utter_message(
@@ -126,12 +146,12 @@ def _intro(gemeente_name: str | None) -> str:
 
 async def _answer(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str) -> dict[str, Any]:
     query = build_query(tracker, intent)
-    results, gemeente_name = await _run_search(query, 0)
+    results, gemeente_name, reviewed = await _run_search(query, 0)
     logger.info("knowledge answer intent=%s results=%d", intent, len(results))
     if not results:
         utter_nothing_found(dispatcher)
     else:
-        utter_results(dispatcher, results, _intro(gemeente_name))
+        utter_results(dispatcher, results, _intro(gemeente_name), reviewed)
     query["offset"] = len(results)
     query["shown"] = [[r.kind, r.id] for r in results]
     return query
@@ -172,7 +192,7 @@ class ActionOtherResults(Action):
             )
             return []
         offset = int(query.get("offset") or 0)
-        results, _ = await _run_search(query, offset)
+        results, _, reviewed = await _run_search(query, offset)
         if not results:
             dispatcher.utter_message(
                 text="Ik heb geen andere regelingen meer gevonden voor uw vraag. Een makelaar van "
@@ -181,7 +201,7 @@ class ActionOtherResults(Action):
                 buttons=[HUMAN_BUTTON],
             )
             return []
-        utter_results(dispatcher, results, "Dit zijn andere regelingen en loketten die passen:")
+        utter_results(dispatcher, results, "Dit zijn andere regelingen en loketten die passen:", reviewed)
         query = {**query, "offset": offset + len(results),
                  "shown": [[r.kind, r.id] for r in results]}
         return [SlotSet(LAST_QUERY_SLOT, query)]
@@ -190,22 +210,22 @@ class ActionOtherResults(Action):
 # --- "Meer hierover" -------------------------------------------------------------------------------
 
 
-def regeling_details(r) -> str:
+def regeling_details(r, checked: date | None = None) -> str:
     lines = [f"{r.name} ({r.provider})", f"Voor wie: {r.audience}", f"Wat levert het op: {r.benefit}"]
     if r.conditions:
         lines.append("Belangrijkste voorwaarden:")
         lines += [f"- {c}" for c in r.conditions]
-    lines.append(source_line(r.source_url, r.last_checked))
+    lines.append(source_line(r.source_url, checked))
     return "\n".join(lines)
 
 
-def loket_details(lk) -> str:
+def loket_details(lk, checked: date | None = None) -> str:
     from bot.knowledge.search import LOKET_KINDS
 
     lines = [f"{lk.name} ({LOKET_KINDS.get(lk.kind, lk.kind)})", lk.description,
-             f"Website: {lk.url}"]
-    if lk.last_checked:
-        lines.append(f"(gecontroleerd op {dutch_date(lk.last_checked)})")
+             f"Website: {lk.url}" + (f" (gecontroleerd op {dutch_date(checked)})" if checked else "")]
+    if not checked:
+        lines.append(UNCHECKED_NOTE)
     return "\n".join(lines)
 
 
@@ -232,9 +252,15 @@ class ActionMoreInfo(Action):
         def work(session):
             if kind == "loket":
                 found = queries.loket_by_id(session, item_id)
-                return loket_details(found) if found else None
+                if found is None:
+                    return None
+                checked = reviewed_dates(session, [(kind, item_id, review.loket_hash(found))])
+                return loket_details(found, checked.get((kind, item_id)))
             found = queries.regeling_by_id(session, item_id)
-            return regeling_details(found) if found else None
+            if found is None:
+                return None
+            checked = reviewed_dates(session, [(kind, item_id, review.regeling_hash(found))])
+            return regeling_details(found, checked.get((kind, item_id)))
 
         details = await run_in_session(work)
         if details is None:

@@ -83,7 +83,6 @@ def generate(knowledge_dir: Path, target: Path, n: int, rng: random.Random) -> N
             "keywords": rng.sample(keywords, 5),
             "region": region,
             "source_url": f"https://www.example.org/regeling/{i}",
-            "last_checked": date(2026, 11, 29),
         })
     (target / "regelingen" / "synthetisch.yml").write_text(
         yaml.safe_dump({"regelingen": entries}, allow_unicode=True, sort_keys=False), encoding="utf-8")

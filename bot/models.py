@@ -8,7 +8,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
-    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -64,7 +63,6 @@ class Regeling(Base):
     region_provincie = Column(String(60))
     region_gemeenten = Column(JSON, nullable=False, default=list)
     source_url = Column(String(500), nullable=False)
-    last_checked = Column(Date, nullable=False)
     source_file = Column(String(200), nullable=False, default="")
     updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
@@ -81,7 +79,6 @@ class Loket(Base):
     region_provincie = Column(String(60))
     region_gemeenten = Column(JSON, nullable=False, default=list)
     url = Column(String(500), nullable=False)
-    last_checked = Column(Date)
     updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
 
@@ -126,7 +123,7 @@ class KnowledgeSearch(Base):
     provider = Column(String(120), nullable=False, default="")
     summary = Column(Text, nullable=False)
     source_url = Column(String(500), nullable=False)
-    last_checked = Column(Date)
+    content_hash = Column(String(64), nullable=False, default="", server_default="")  # bot.knowledge.review
     themes = Column(Text, nullable=False, default="")  # "|innovation|energy|" for LIKE filters
     region_level = Column(String(20), nullable=False)
     region_provincie = Column(String(60))

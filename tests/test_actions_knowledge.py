@@ -12,6 +12,7 @@ from actions.forms import answer_interruption
 from actions.knowledge import (
     INTENT_THEMES,
     LAST_QUERY_SLOT,
+    UNCHECKED_NOTE,
     ActionAnswerTopic,
     ActionMoreInfo,
     ActionOtherResults,
@@ -63,7 +64,9 @@ async def test_topic_answer_shows_results_with_source_and_buttons(shipped_db):
     events = await ActionAnswerTopic().run(dispatcher, tracker, {})
     text = _texts(dispatcher)
     assert "Loonkostensubsidie (gemeente)" in text
-    assert "Bron: https://" in text and "(gecontroleerd op 29 november 2026)" in text
+    # Nobody stamped the shipped content: no "gecontroleerd op", and the reader is told it can change.
+    assert "Bron: https://" in text and "gecontroleerd" not in text
+    assert UNCHECKED_NOTE in text
     titles = [b["title"] for b in _buttons(dispatcher)]
     assert "Meer hierover" in titles and "Andere regelingen" in titles
     assert {"title": "Praat met een makelaar", "payload": "/request_human"} in _buttons(dispatcher)

@@ -6,7 +6,6 @@ Errors name the file, the entry and the field, so a content editor can fix them 
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, Field, HttpUrl, root_validator, validator
@@ -69,7 +68,6 @@ class Regeling(Strict):
     keywords: list[str] = Field(default_factory=list)
     region: Region
     source_url: HttpUrl
-    last_checked: date
 
     _id = validator("id", allow_reuse=True)(_slug)
     _themes = validator("themes", allow_reuse=True)(_themes)
@@ -84,7 +82,6 @@ class Loket(Strict):
     keywords: list[str] = Field(default_factory=list)
     region: Region
     url: HttpUrl
-    last_checked: date | None = None
 
     _id = validator("id", allow_reuse=True)(_slug)
     _themes = validator("themes", allow_reuse=True)(_themes)

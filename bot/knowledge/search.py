@@ -24,7 +24,6 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 
 import snowballstemmer
 from rapidfuzz import process
@@ -34,6 +33,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from bot import models
+from bot.knowledge import review
 from bot.knowledge.cache import PerKnowledgeLoad
 
 THEME_BOOST = 2.0
@@ -246,7 +246,7 @@ class SearchResult:
     summary: str
     source_url: str
     provider: str
-    last_checked: date | None
+    content_hash: str  # of the entry's user-facing text, matched with review stamps
     themes: tuple[str, ...] = ()
     score: float = 0.0
 
@@ -270,7 +270,7 @@ def _documents(session: Session) -> list[dict]:
     for r in session.execute(select(models.Regeling).order_by(models.Regeling.id)).scalars():
         docs.append({
             "kind": "regeling", "item_id": r.id, "name": r.name, "provider": r.provider,
-            "summary": r.summary, "source_url": r.source_url, "last_checked": r.last_checked,
+            "summary": r.summary, "source_url": r.source_url, "content_hash": review.regeling_hash(r),
             "themes": _bar(r.themes or []), "region_level": r.region_level,
             "region_provincie": r.region_provincie, "region_gemeenten": _bar(r.region_gemeenten or []),
             "_text": {
@@ -284,7 +284,7 @@ def _documents(session: Session) -> list[dict]:
         label = LOKET_KINDS.get(lk.kind, lk.kind)
         docs.append({
             "kind": "loket", "item_id": lk.id, "name": lk.name, "provider": label,
-            "summary": lk.description, "source_url": lk.url, "last_checked": lk.last_checked,
+            "summary": lk.description, "source_url": lk.url, "content_hash": review.loket_hash(lk),
             "themes": _bar(lk.themes or []), "region_level": lk.region_level,
             "region_provincie": lk.region_provincie, "region_gemeenten": _bar(lk.region_gemeenten or []),
             "_text": {
@@ -390,12 +390,12 @@ def _theme_match(themes: Sequence[str]):
 def _result(row, score: float) -> SearchResult:
     return SearchResult(
         kind=row.kind, id=row.item_id, name=row.name, summary=row.summary,
-        source_url=row.source_url, provider=row.provider, last_checked=row.last_checked,
+        source_url=row.source_url, provider=row.provider, content_hash=row.content_hash,
         themes=tuple(t for t in row.themes.split("|") if t), score=float(score),
     )
 
 
-_COLUMNS = (KS.kind, KS.item_id, KS.name, KS.summary, KS.source_url, KS.provider, KS.last_checked,
+_COLUMNS = (KS.kind, KS.item_id, KS.name, KS.summary, KS.source_url, KS.provider, KS.content_hash,
             KS.themes)
 
 

@@ -1,4 +1,7 @@
-"""review_stamps: a person checked an entry's text against its source
+"""review_stamps: a person checked an entry's text against its source; no bulk last_checked
+
+The YAML's last_checked dates were never a person's check, so they go; knowledge_search gets the
+content hash of each entry, so the chat can match review stamps with one query per answer.
 
 Revision ID: 0003
 Revises: 0002
@@ -31,9 +34,31 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('review_stamps', schema=None) as batch_op:
         batch_op.create_index('ix_review_stamps_item', ['kind', 'item_id', 'reviewed_at'], unique=False)
+    # Content tables are rebuilt by the next `loket knowledge load`, which fills content_hash.
+    with op.batch_alter_table('knowledge_search', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('content_hash', sa.String(length=64), server_default='',
+                                      nullable=False))
+    for table in ('knowledge_search', 'regelingen', 'loketten'):
+        _drop_column(table, 'last_checked')
+
+
+def _drop_column(table: str, column: str) -> None:
+    if op.get_bind().dialect.name == 'sqlite':
+        # Native since SQLite 3.35; batch mode would copy the table and needs reflection.
+        op.execute(f'ALTER TABLE {table} DROP COLUMN {column}')
+    else:
+        op.drop_column(table, column)
 
 
 def downgrade() -> None:
+    # The old dates are gone; nullable columns, a reload of old content fills them.
+    with op.batch_alter_table('loketten', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('last_checked', sa.Date(), nullable=True))
+    with op.batch_alter_table('regelingen', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('last_checked', sa.Date(), nullable=True))
+    with op.batch_alter_table('knowledge_search', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('last_checked', sa.Date(), nullable=True))
+    _drop_column('knowledge_search', 'content_hash')
     with op.batch_alter_table('review_stamps', schema=None) as batch_op:
         batch_op.drop_index('ix_review_stamps_item')
     op.drop_table('review_stamps')
