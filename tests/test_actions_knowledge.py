@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from datetime import datetime, timedelta
 
 import pytest
 from rasa_sdk import Tracker
@@ -17,10 +19,16 @@ from actions.knowledge import (
     ActionMoreInfo,
     ActionOtherResults,
     answer_question,
+    dutch_date,
 )
+from bot import models
+from bot.db import session_scope
+from bot.knowledge import review
 from bot.knowledge.loader import load
 from bot.knowledge.schema import THEMES
-from bot.settings import PROJECT_ROOT
+from bot.models import utcnow
+from bot.settings import PROJECT_ROOT, get_settings
+from tests.support import FIXTURE_KNOWLEDGE
 
 
 @pytest.fixture
@@ -172,3 +180,84 @@ async def test_answer_question_is_what_forms_use_for_interruptions(shipped_db):
     via_form = CollectingDispatcher()
     await answer_interruption(via_form, _tracker("wat is de wbso", "ask_innovation"), {}, "ask_innovation")
     assert "WBSO (RVO)" in _texts(via_form)
+
+
+# --- "gecontroleerd op" only for text a person checked (review stamps; fixture knowledge only) ----------
+
+
+@pytest.fixture
+def editor(loaded):
+    with session_scope(loaded) as s:
+        user = models.User(username="redacteur", password_hash="x", role="coordinatie")
+        s.add(user)
+        s.flush()
+        return user
+
+
+def _stamp(engine, editor, kind: str, item_id: str, days_ago: int = 3) -> datetime:
+    when = utcnow() - timedelta(days=days_ago)
+    with session_scope(engine) as s:
+        review.stamp(s, kind, item_id, editor, now=when)
+    return when
+
+
+def _message(dispatcher: CollectingDispatcher, start: str) -> str:
+    (text,) = [m["text"] for m in dispatcher.messages if (m.get("text") or "").startswith(start)]
+    return text
+
+
+async def test_results_say_gecontroleerd_only_for_the_stamped_entry(loaded, editor):
+    when = _stamp(loaded, editor, "regeling", "wbso")
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerTopic().run(dispatcher, _tracker("inschrijven of wbso", "ask_kvk_registration"), {})
+    assert {"wbso", "kvk-inschrijven"} <= set(_payload_ids(dispatcher))
+    stamped = _message(dispatcher, "WBSO (RVO)")
+    assert f"Bron: https://www.rvo.nl/subsidies-financiering/wbso (gecontroleerd op {dutch_date(when)})" in stamped
+    assert UNCHECKED_NOTE not in stamped
+    unstamped = _message(dispatcher, "Inschrijven bij de KVK (KVK)")
+    assert "Bron: https://www.kvk.nl/inschrijven-en-wijzigen/\n" + UNCHECKED_NOTE in unstamped
+    assert "gecontroleerd" not in unstamped
+
+
+async def test_more_info_says_gecontroleerd_only_for_the_stamped_entry(loaded, editor):
+    when = _stamp(loaded, editor, "loket", "kvk")
+
+    async def details(kind: str, item_id: str) -> str:
+        dispatcher = CollectingDispatcher()
+        entity = "loket_id" if kind == "loket" else "regeling_id"
+        await ActionMoreInfo().run(dispatcher, _tracker("meer", "more_info",
+                                                        [{"entity": entity, "value": item_id}]), {})
+        return dispatcher.messages[0]["text"]
+
+    loket = await details("loket", "kvk")
+    assert f"Website: https://www.kvk.nl/ (gecontroleerd op {dutch_date(when)})" in loket
+    assert UNCHECKED_NOTE not in loket
+    regeling = await details("regeling", "wbso")
+    assert regeling.endswith("Bron: https://www.rvo.nl/subsidies-financiering/wbso\n" + UNCHECKED_NOTE)
+    _stamp(loaded, editor, "regeling", "wbso")
+    assert "(gecontroleerd op " in await details("regeling", "wbso")
+
+
+async def test_changed_or_stale_text_loses_gecontroleerd(loaded, editor, tmp_path, monkeypatch):
+    _stamp(loaded, editor, "regeling", "wbso", days_ago=30)
+    _stamp(loaded, editor, "regeling", "kvk-inschrijven", days_ago=30)
+    directory = tmp_path / "knowledge"
+    shutil.copytree(FIXTURE_KNOWLEDGE, directory)
+    path = directory / "regelingen" / "rvo.yml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "U betaalt minder loonheffing over uren voor R&D.", "U betaalt minder loonheffing."), encoding="utf-8")
+    load(loaded, directory)
+
+    async def answer() -> CollectingDispatcher:
+        dispatcher = CollectingDispatcher()
+        await ActionAnswerTopic().run(dispatcher, _tracker("inschrijven of wbso", "ask_kvk_registration"), {})
+        return dispatcher
+
+    dispatcher = await answer()
+    assert UNCHECKED_NOTE in _message(dispatcher, "WBSO (RVO)")  # benefit changed since the check
+    assert "(gecontroleerd op " in _message(dispatcher, "Inschrijven bij de KVK (KVK)")
+    monkeypatch.setenv("LOKET_REVIEW_MAX_AGE_DAYS", "20")  # now the 30-day-old check is stale
+    get_settings.cache_clear()
+    dispatcher = await answer()
+    assert UNCHECKED_NOTE in _message(dispatcher, "Inschrijven bij de KVK (KVK)")
+    assert "gecontroleerd" not in _texts(dispatcher)
