@@ -122,6 +122,12 @@ def _check_production(settings: Settings) -> None:
                                   "print(secrets.token_urlsafe(48))\"")
     if settings.webhook_allow_loopback:
         problems.append("LOKET_WEBHOOK_ALLOW_LOOPBACK is alleen voor ontwikkelen; zet het uit")
+    if settings.mail_sink:
+        problems.append("LOKET_MAIL_SINK bewaart e-mail lokaal in plaats van hem te versturen; "
+                        "zet het uit en stel LOKET_SMTP_HOST in")
+    if settings.smtp_username and settings.smtp_starttls is not True:
+        problems.append("LOKET_SMTP_USERNAME zonder LOKET_SMTP_STARTTLS=true: het wachtwoord kan "
+                        "onversleuteld over het netwerk gaan")
     if problems:
         raise UnsafeSettingsError(
             "Loket start niet: deze instellingen zijn onveilig in productie "
@@ -169,8 +175,18 @@ class Settings:
     env: str = "development"  # LOKET_ENV: development | production
     webhook_allow_loopback: bool = False  # development only: http:// webhooks to 127.0.0.1/::1
     rasa_patches: bool = True  # LOKET_RASA_PATCHES: bot/rasa_ext/speedups.py (only on the Rasa it was written for)
+    # SMTP: None = STARTTLS when the server offers it, True = required, False = never
+    smtp_starttls: bool | None = None
+    smtp_username: str = ""  # empty: no login
+    smtp_password: str = ""
+    mail_sink: bool = False  # `loket run` starts a local SMTP server that keeps mail in mail_dir
     review_max_age_days: int = 183  # LOKET_REVIEW_MAX_AGE_DAYS: a content review older than this is stale
     extra: dict = field(default_factory=dict)
+
+    @property
+    def mail_dir(self) -> Path:
+        """Where the local mail sink keeps each message as an .eml file."""
+        return self.data_dir / "mail"
 
     @property
     def is_sqlite(self) -> bool:
@@ -233,6 +249,12 @@ def load_settings() -> Settings:
         env=env,
         webhook_allow_loopback=_env_bool("LOKET_WEBHOOK_ALLOW_LOOPBACK", False),
         rasa_patches=_env_bool("LOKET_RASA_PATCHES", True),
+        smtp_starttls=_env_bool("LOKET_SMTP_STARTTLS", False) if _env("LOKET_SMTP_STARTTLS", "") else None,
+        smtp_username=_env("LOKET_SMTP_USERNAME", ""),
+        smtp_password=_env("LOKET_SMTP_PASSWORD", ""),
+        # The embedded default: no SMTP server configured, so mail goes to the local sink.
+        mail_sink=_env_bool("LOKET_MAIL_SINK", not _env("LOKET_SMTP_HOST", "") and env != "production"
+                            and not _env_bool("LOKET_SECURE_COOKIES", False)),
         review_max_age_days=_env_int("LOKET_REVIEW_MAX_AGE_DAYS", 183),
     )
     if settings.review_max_age_days < 1:

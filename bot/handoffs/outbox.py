@@ -176,6 +176,16 @@ def email_text(p: dict) -> str:
     return "\n".join(lines)
 
 
+def smtp_options(settings: Settings) -> dict:
+    """aiosmtplib's connection options from settings: STARTTLS (when offered, required or never)
+    and a login only when a username is set."""
+    options: dict = {"hostname": settings.smtp_host, "port": settings.smtp_port,
+                     "timeout": SEND_TIMEOUT_S, "start_tls": settings.smtp_starttls}
+    if settings.smtp_username:
+        options.update(username=settings.smtp_username, password=settings.smtp_password)
+    return options
+
+
 async def send_email(job: Job, settings: Settings) -> tuple[bool, str]:
     msg = EmailMessage()
     msg["From"] = settings.smtp_sender
@@ -188,8 +198,7 @@ async def send_email(job: Job, settings: Settings) -> tuple[bool, str]:
     msg["X-Loket-Delivery-Key"] = job.delivery_key
     msg.set_content(email_text(job.payload))
     try:
-        await aiosmtplib.send(msg, hostname=settings.smtp_host, port=settings.smtp_port,
-                              timeout=SEND_TIMEOUT_S)
+        await aiosmtplib.send(msg, **smtp_options(settings))
     except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
         return False, f"smtp: {type(exc).__name__}: {exc}"[:500]
     return True, "smtp: aangenomen"
