@@ -14,6 +14,7 @@ from bot import models
 from bot.db import session_scope
 from bot.knowledge import review
 from bot.knowledge.loader import load
+from bot.models import utcnow
 from tests.support import FIXTURE_KNOWLEDGE
 
 NOW = datetime(2026, 12, 6, 12, 0)
@@ -199,3 +200,33 @@ def test_valid_review_dates_uses_one_query_for_all_entries(loaded, editor):
         event.remove(loaded, "before_cursor_execute", count)
     assert dates == {("regeling", "wbso"): NOW}  # the stale one does not count
     assert len([st for st in statements if "review_stamps" in st]) == 1
+
+
+# --- `loket knowledge review [--stale]` ---------------------------------------------------------------
+
+
+def test_review_command_lists_every_entry_with_its_status(loaded, editor, capsys):
+    from bot.cli import main
+
+    _stamp(loaded, editor, "regeling", "wbso", now=utcnow() - timedelta(days=1))
+    _stamp(loaded, editor, "loket", "kvk", now=utcnow() - timedelta(days=400))
+    assert main(["knowledge", "review"]) == 0
+    out = capsys.readouterr().out
+    lines = [line.split() for line in out.splitlines() if line.startswith("  ") and line.split()]
+    by_id = {words[words.index(kind) + 1]: " ".join(words[:words.index(kind)])
+             for words in lines for kind in ("regeling", "loket") if kind in words[:4]}
+    assert by_id == {"wbso": "Gecontroleerd", "kvk-inschrijven": "Te controleren", "kvk": "Verouderd"}
+    assert "door Redacteur Een" in out and "nooit gecontroleerd" in out
+    assert "Totaal 3: 0 gewijzigd sinds controle, 1 verouderd, 1 te controleren, 1 gecontroleerd." in out
+
+    assert main(["knowledge", "review", "--stale"]) == 0
+    stale = capsys.readouterr().out
+    assert "kvk-inschrijven" in stale and " kvk " in stale
+    assert "wbso" not in stale  # checked and valid: nothing to do
+
+
+def test_review_command_on_an_empty_database_says_what_to_do(engine, capsys):
+    from bot.cli import main
+
+    assert main(["knowledge", "review", "--stale"]) == 0
+    assert "Laad eerst de kennisbank: loket knowledge load." in capsys.readouterr().out
