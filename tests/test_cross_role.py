@@ -29,6 +29,7 @@ AREAS = {
     "/api/v1/handoffs": "makelaar",
     "/coordinatie": "coordinatie",
     "/api/v1/knelpunten": "coordinatie",
+    "/beheer": "admin",
 }
 PASSWORD = "correct horse battery"
 
@@ -130,13 +131,13 @@ async def _call(client, route: Route, params: dict, csrf: str | None):
 
 
 def _params(world: dict, reference: str) -> dict:
-    return {"reference": reference, "id": world["id"]}
+    return {"reference": reference, "id": world["id"], "name": "20260101-000000-abcd1234.eml"}
 
 
 def test_every_protected_route_is_in_an_area(app):
     routes = enumerate_routes(app)
     protected = [r for r in routes if r.area]
-    assert {r.area for r in protected} == {"makelaar", "coordinatie"}
+    assert {r.area for r in protected} == {"makelaar", "coordinatie", "admin"}
     assert len(protected) >= 10  # the portal and the dashboard with their APIs
 
 
@@ -168,6 +169,18 @@ async def test_the_coordination_team_cannot_reach_the_portal(app, aiohttp_client
         resp = await _call(client, route, _params(world, world["own"]), csrf)
         assert resp.status == 403, (route, resp.status)
         assert "x@example.org" not in await resp.text()
+
+
+async def test_only_admins_reach_the_admin_pages(app, aiohttp_client, world):
+    admin_routes = [r for r in enumerate_routes(app) if r.area == "admin"]
+    assert admin_routes
+    for username in ("makelaar-zwolle", "coordinator"):
+        client, csrf = await _login(aiohttp_client, app, username)
+        for route in admin_routes:
+            resp = await _call(client, route, _params(world, world["own"]), csrf)
+            assert resp.status == 403, (username, route, resp.status)
+    client, _ = await _login(aiohttp_client, app, "beheer")
+    assert (await client.get("/beheer/mail", allow_redirects=False)).status == 200
 
 
 async def test_team_a_cannot_see_or_change_team_bs_handoff(app, aiohttp_client, world, loaded):
