@@ -44,7 +44,7 @@ def dutch_date(value: date) -> str:
 
 
 # Said when no person checked this exact text recently (bot.knowledge.review).
-UNCHECKED_NOTE = "Regels en bedragen kunnen veranderen. Op de website van de bron staat de nieuwste informatie."
+UNCHECKED_NOTE = "De voorwaarden kunnen veranderen: op de website van de bron staat altijd de nieuwste informatie."
 
 Reviewed = dict[tuple[str, str], date]  # (kind, id) -> the day a person checked the current text
 
