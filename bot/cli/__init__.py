@@ -11,7 +11,7 @@ import os
 import sys
 
 from bot.cli import knelpunten, knowledge, privacy, run, train, users
-from bot.settings import get_settings
+from bot.settings import UnsafeSettingsError, get_settings
 
 GROUPS = (run, train, knowledge, users, privacy, knelpunten)
 
@@ -28,7 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("LOKET_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    return int(args.func(args, get_settings()) or 0)
+    try:
+        settings = get_settings()
+    except UnsafeSettingsError as exc:  # say why and what to do, without a traceback
+        print(exc, file=sys.stderr)
+        return 2
+    return int(args.func(args, settings) or 0)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ import os
 import sys
 from pathlib import Path
 
+from bot.settings import PROJECT_ROOT
+
 
 def console_script(name: str) -> str:
     """A console script from the same environment as this Python."""
@@ -20,6 +22,29 @@ SERVER_ENV: dict[str, str] = {
     "TF_INTRA_OP_PARALLELISM_THREADS": "1",
     "TF_INTER_OP_PARALLELISM_THREADS": "1",
 }
+
+
+# Rasa only: Sanic refuses request bodies (and socket.io WebSocket messages) above 64 KiB with 413
+# before anything is read into memory; its default is 100 MB. A chat message is at most a few KiB.
+# Not for the action server: Rasa sends it the whole tracker, which grows with the conversation.
+RASA_ENV: dict[str, str] = {
+    "SANIC_REQUEST_MAX_SIZE": str(64 * 1024),
+    "SANIC_WEBSOCKET_MAX_SIZE": str(64 * 1024),
+}
+
+
+def rasa_env() -> dict[str, str]:
+    """server_env() plus Rasa's request size limits (the environment may set its own)."""
+    env = server_env()
+    for name, value in RASA_ENV.items():
+        env.setdefault(name, value)
+    return env
+
+
+def web_python() -> str:
+    """The web app's Python: .venv-web (current aiohttp, no Rasa) when `make venv` built it."""
+    candidate = PROJECT_ROOT / ".venv-web" / "bin" / "python"
+    return str(candidate) if candidate.exists() else sys.executable
 
 
 def server_env() -> dict[str, str]:

@@ -1,18 +1,18 @@
-"""`loket run`: database, knowledge, training if needed, then the action server, Rasa and the web app."""
+"""`loket run`: database, knowledge, training if needed, then the servers under a supervisor: the
+local mail sink (embedded default), the action server, Rasa and the web app (bot/cli/supervisor.py
+restarts one that stops; Ctrl-C or SIGTERM stops them all)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-from bot.cli.process import console_script, server_env
-from bot.settings import PROJECT_ROOT, Settings
+from bot.cli.process import console_script, rasa_env, server_env, web_python
+from bot.cli.supervisor import Server, Supervisor, http_probe, tcp_probe
+from bot.settings import PROJECT_ROOT, Settings, ensure_private_dir
 
 
 def _sqlite_wal(path: Path) -> None:
@@ -94,19 +94,52 @@ def action_server_command(settings: Settings, port: int | None = None) -> list[s
             "--port", str(port or settings.action_port)]
 
 
-def _wait_http(url: str, timeout_s: float, procs: list[subprocess.Popen]) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if any(p.poll() is not None for p in procs):
-            return False
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - local URL
-                if resp.status < 500:
-                    return True
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.5)
-    return False
+def web_command(settings: Settings) -> list[str]:
+    return [web_python(), "-m", "bot.web"]
+
+
+def mail_sink_command(settings: Settings) -> list[str]:
+    return [sys.executable, "-m", "bot.handoffs.mailsink"]
+
+
+def _local(host: str) -> str:
+    """Where this machine reaches a server that listens on `host`."""
+    return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+
+
+def servers(settings: Settings) -> list[Server]:
+    """What `loket run` starts, in this order; names are also the log files' names."""
+    env = server_env()
+    env["SANIC_HOST"] = settings.action_host  # the action server listens on localhost only
+    rasa = rasa_env()
+    found: list[Server] = []
+    if settings.mail_sink:
+        found.append(Server("mail", mail_sink_command(settings),
+                            tcp_probe("127.0.0.1", settings.smtp_port), env))
+    found += [
+        Server("actieserver", action_server_command(settings),
+               http_probe(f"http://{_local(settings.action_host)}:{settings.action_port}/health"), env),
+        Server("rasa", rasa_command(settings),
+               http_probe(f"http://{_local(settings.rasa_host)}:{settings.rasa_port}/"), rasa),
+        Server("webapp", web_command(settings),
+               http_probe(f"http://{_local(settings.web_host)}:{settings.web_port}/health"), env),
+    ]
+    return found
+
+
+def _ports_in_use(settings: Settings) -> list[str]:
+    """Dutch lines for the ports where something already answers (an earlier Loket, say)."""
+    ports = [("LOKET_ACTION_PORT", settings.action_host, settings.action_port),
+             ("LOKET_RASA_PORT", settings.rasa_host, settings.rasa_port),
+             ("LOKET_WEB_PORT", settings.web_host, settings.web_port)]
+    if settings.mail_sink:
+        ports.append(("LOKET_SMTP_PORT", "127.0.0.1", settings.smtp_port))  # the sink: local only
+    return [f"Poort {port} is al in gebruik (instelling {name})."
+            for name, host, port in ports if tcp_probe(_local(host), port)()]
+
+
+def _interrupt(signum, _frame) -> None:
+    raise KeyboardInterrupt
 
 
 def cmd_run(args, settings: Settings) -> int:
@@ -114,7 +147,21 @@ def cmd_run(args, settings: Settings) -> int:
     from bot.cli.train import train
     from bot.db import upgrade
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Local state (databases, logs, mail) readable by this user only, also files the servers make.
+    os.umask(0o077)
+    # Until the servers run, SIGTERM (systemd, a container) and SIGINT stop us like Ctrl-C; SIGINT
+    # explicitly: a shell starts a background job with SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _run(args, settings, upgrade, cmd_knowledge_load, train)
+    except KeyboardInterrupt:
+        print("\nGestopt.", flush=True)
+        return 0
+
+
+def _run(args, settings: Settings, upgrade, cmd_knowledge_load, train) -> int:
+    ensure_private_dir(settings.data_dir)
     print("1/4 Database bijwerken ...", flush=True)
     upgrade(settings.database_url)
     print("2/4 Kennisbank laden ...", flush=True)
@@ -125,57 +172,44 @@ def cmd_run(args, settings: Settings) -> int:
         if train(settings) != 0:
             print("Trainen is mislukt.", file=sys.stderr)
             return 1
-    print("4/4 Servers starten ...", flush=True)
-    env = server_env()
-    env["SANIC_HOST"] = settings.action_host  # the action server listens on localhost only
-    logs = settings.data_dir / "logs"
-    logs.mkdir(exist_ok=True)
-    specs = [
-        ("actieserver", action_server_command(settings), f"{settings.action_url.rsplit('/', 1)[0]}/health"),
-        ("rasa", rasa_command(settings), f"{settings.rasa_url}/"),
-        ("webapp", [sys.executable, "-m", "bot.web"], f"http://{settings.web_host}:{settings.web_port}/health"),
-    ]
-    procs: list[subprocess.Popen] = []
-
-    def stop_all(*_):
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
-        for p in procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-
-    try:
-        for name, cmd, health in specs:
-            out = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
-            procs.append(subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=out,
-                                          stderr=subprocess.STDOUT, start_new_session=True))
-            if not _wait_http(health, 300, procs):
-                print(f"{name} start niet; zie {logs / (name + '.log')}", file=sys.stderr)
-                stop_all()
-                return 1
-        web = settings.public_url
-        print(
-            "\nLoket draait:\n"
-            f"  Demo-gemeentepagina met chat:  {web}/demo\n"
-            f"  Makelaarsportaal:              {web}/portaal\n"
-            f"  Coördinatie (knelpunten):      {web}/coordinatie\n"
-            f"  Rasa REST-kanaal:              {settings.rasa_url}/webhooks/rest/webhook\n"
-            f"  Actieserver (alleen lokaal):   {settings.action_url}\n"
-            f"Logboeken in {logs}. Stoppen met Ctrl-C.",
-            flush=True,
-        )
-        while all(p.poll() is None for p in procs):
-            time.sleep(1)
-        print("Een van de servers is gestopt; de andere worden ook gestopt.", file=sys.stderr)
+    busy = _ports_in_use(settings)
+    if busy:
+        print("\n".join(busy) + "\nDraait Loket al? Stop dat eerst, of kies een andere poort.",
+              file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("\nStoppen ...", flush=True)
-        return 0
+    print("4/4 Servers starten ...", flush=True)
+    logs = settings.data_dir / "logs"
+    supervisor = Supervisor(servers(settings), log_dir=logs, cwd=PROJECT_ROOT, env=server_env())
+    supervisor.install_signal_handlers()
+    try:
+        code = _start_and_watch(supervisor, settings, logs)
     finally:
-        stop_all()
+        if supervisor.stop_signal is not None:
+            print("\nStoppen ...", flush=True)
+        supervisor.stop_all()
+    print("Alle servers zijn gestopt.", flush=True)
+    return code
+
+
+def _start_and_watch(supervisor: Supervisor, settings: Settings, logs: Path) -> int:
+    """0 after Ctrl-C or SIGTERM; 1 when a server does not start or keeps stopping."""
+    if not supervisor.start_all():
+        return 0 if supervisor.stop_signal is not None else 1
+    web = settings.public_url
+    mail = (f"  E-mail (lokaal bewaard):       {settings.mail_dir} en {web}/beheer/mail\n"
+            if settings.mail_sink else "")
+    print(
+        "\nLoket draait:\n"
+        f"  Demo-gemeentepagina met chat:  {web}/demo\n"
+        f"  Makelaarsportaal:              {web}/portaal\n"
+        f"  Coördinatie (knelpunten):      {web}/coordinatie\n"
+        f"  Rasa REST-kanaal:              {settings.rasa_url}/webhooks/rest/webhook\n"
+        f"  Actieserver (alleen lokaal):   {settings.action_url}\n"
+        f"{mail}"
+        f"Logboeken in {logs}. Stoppen met Ctrl-C.",
+        flush=True,
+    )
+    return supervisor.watch()
 
 
 def register(sub) -> None:
