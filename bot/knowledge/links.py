@@ -105,7 +105,8 @@ async def check_links(urls: Iterable[str], parallel: int = DEFAULT_PARALLEL,
     gate = asyncio.Semaphore(max(1, parallel))
     timeout = aiohttp.ClientTimeout(total=timeout_s)
     connector = aiohttp.TCPConnector(limit=max(1, parallel))
-    async with aiohttp.ClientSession(timeout=timeout, connector=connector,
+    # trust_env: an editor behind an office proxy (HTTPS_PROXY) can still check the links.
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector, trust_env=True,
                                      headers={"User-Agent": USER_AGENT}) as session:
         async def one(url: str) -> LinkResult:
             async with gate:
