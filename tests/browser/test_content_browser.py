@@ -1,0 +1,134 @@
+"""The content review page in Debian's Chromium: log in, filter, read the text, press "Gecontroleerd",
+and an axe-core check. Only the web app runs, on the small fixture knowledge (never knowledge/)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+
+from bot import models
+from bot.db import make_engine, session_scope
+from bot.web.auth import create_user
+from tests.support import FIXTURE_KNOWLEDGE
+from tests.support.browser import DESKTOP, new_page
+from tests.support.stack import Stack, make_stack
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "browser-wachtwoord-123"
+AXE_RUN = """async () => {
+    const r = await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']});
+    return r.violations.filter(v => ['serious', 'critical'].includes(v.impact))
+                       .map(v => v.id + ': ' + v.nodes.length);
+}"""
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory, browser) -> Iterator[Stack]:
+    st = make_stack(tmp_path_factory.mktemp("content-web"), knowledge_dir=FIXTURE_KNOWLEDGE,
+                    extra_env={"LOKET_PURGE_INTERVAL_S": "0", "LOKET_OUTBOX_INTERVAL_S": "0"})
+    engine = make_engine(st.database_url)
+    try:
+        with session_scope(engine) as s:
+            create_user(s, "redactie", PASSWORD, "coordinatie", display_name="Redactie Test")
+    finally:
+        engine.dispose()
+    try:
+        st.start("web")
+        yield st
+    except Exception:
+        print(f"--- web log ---\n{st.log('web')[-4000:]}")
+        raise
+    finally:
+        st.stop_all()
+
+
+def log_in(page, web: Stack) -> None:
+    page.goto(f"{web.web_url}/coordinatie")
+    page.get_by_label("Gebruikersnaam").fill("redactie")
+    page.get_by_label("Wachtwoord").fill(PASSWORD)
+    page.get_by_role("button", name="Inloggen").click()
+    page.wait_for_url("**/coordinatie")
+
+
+def statuses(page) -> dict[str, str]:
+    """Row id -> the status shown."""
+    rows = page.eval_on_selector_all(
+        "#inhoud-tabel tbody tr", "rows => rows.map(r => [r.id, r.querySelector('.status').textContent])")
+    return dict(rows)
+
+
+def test_filter_read_and_mark_as_checked(web, browser, artifacts):
+    context = browser.new_context(viewport=DESKTOP, locale="nl-NL")
+    context.set_default_timeout(30_000)
+    page = new_page(context)
+    try:
+        log_in(page, web)
+        page.get_by_role("link", name="Inhoud", exact=True).click()
+        page.wait_for_url("**/coordinatie/inhoud")
+        assert page.get_by_role("heading", name="Inhoud controleren").is_visible()
+        assert statuses(page) == {"rij-regeling-wbso": "Te controleren",
+                                  "rij-regeling-kvk-inschrijven": "Te controleren",
+                                  "rij-loket-kvk": "Te controleren"}
+
+        # filter: what still needs a check about innovation
+        page.get_by_label("Status").select_option("te_controleren")
+        page.get_by_label("Thema").select_option("innovation")
+        page.get_by_role("button", name="Tonen").click()
+        page.wait_for_url("**thema=innovation**")
+        assert list(statuses(page)) == ["rij-regeling-wbso"]
+
+        # read the text, follow the source, then mark it as checked
+        row = page.locator("#rij-regeling-wbso")
+        row.get_by_text("Tekst bekijken").click()
+        assert row.get_by_text("U betaalt minder loonheffing over uren voor R&D.").is_visible()
+        source = row.get_by_role("link", name="https://www.rvo.nl/subsidies-financiering/wbso")
+        assert source.get_attribute("href") == "https://www.rvo.nl/subsidies-financiering/wbso"
+        page.screenshot(path=str(artifacts / "content-before.png"), full_page=True)
+        row.get_by_role("button", name="Gecontroleerd: WBSO").click()
+        page.get_by_text("Opgeslagen: u heeft 'WBSO' gecontroleerd.").wait_for()
+        assert "status=te_controleren" in page.url and "thema=innovation" in page.url
+        assert statuses(page) == {}  # checked: no longer in the to-check list
+        assert page.get_by_text("Geen regelingen of loketten bij deze filters.").is_visible()
+
+        page.get_by_role("link", name="Filters wissen").click()
+        page.wait_for_url("**/coordinatie/inhoud")
+        assert statuses(page) == {"rij-regeling-wbso": "Gecontroleerd",
+                                  "rij-regeling-kvk-inschrijven": "Te controleren",
+                                  "rij-loket-kvk": "Te controleren"}
+        assert "Redactie Test" in page.locator("#rij-regeling-wbso").inner_text()
+        page.screenshot(path=str(artifacts / "content-after.png"), full_page=True)
+        assert page.js_errors == []
+    finally:
+        context.close()
+
+    engine = make_engine(web.database_url)
+    try:
+        with session_scope(engine) as s:
+            stamps = s.execute(select(models.ReviewStamp)).scalars().all()
+            assert [(st.kind, st.item_id, st.reviewer) for st in stamps] == [("regeling", "wbso", "Redactie Test")]
+    finally:
+        engine.dispose()
+
+
+def test_content_page_has_no_serious_accessibility_problems(web, browser, axe_source):
+    # bypass_csp only lets the test inject axe-core; the page itself runs no script.
+    context = browser.new_context(viewport=DESKTOP, locale="nl-NL", bypass_csp=True)
+    page = context.new_page()
+    try:
+        log_in(page, web)
+        problems = {}
+        for path in ("/coordinatie/inhoud", "/coordinatie/inhoud?status=klaar",
+                     "/coordinatie/inhoud?status=gewijzigd"):
+            page.goto(f"{web.web_url}{path}")
+            for summary in page.get_by_text("Tekst bekijken").all():
+                summary.click()  # the opened texts are checked too
+            page.add_script_tag(content=axe_source)
+            result = page.evaluate(AXE_RUN)
+            if result:
+                problems[path] = result
+        assert problems == {}
+    finally:
+        context.close()
