@@ -68,10 +68,12 @@ def test_widget_metadata_fills_only_an_empty_slot():
 @pytest.fixture
 async def action_server():
     calls: list[str] = []
+    peers: set = set()  # client (address, port) pairs: one per TCP connection
 
     async def webhook(request: web.Request) -> web.Response:
         body = await request.json()
         calls.append(body["next_action"])
+        peers.add(request.transport.get_extra_info("peername"))
         assert "domain" not in body or body["next_action"] != "action_extract_gemeente"
         return web.json_response({"events": [{"event": "slot", "name": "gemeente", "value": "zwolle"}],
                                   "responses": []})
@@ -81,7 +83,9 @@ async def action_server():
     server = TestServer(app)
     await server.start_server()
     speedups.install()
-    yield EndpointConfig(str(server.make_url("/webhook")), enable_selective_domain=True), calls
+    endpoint = EndpointConfig(str(server.make_url("/webhook")), enable_selective_domain=True)
+    endpoint.peers = peers
+    yield endpoint, calls
     await server.close()
 
 
@@ -121,6 +125,15 @@ async def test_widget_metadata_is_resolved_while_the_slot_is_empty(action_server
     calls.clear()
     await extract(endpoint, conversation(SlotSet("gemeente", "zwolle"), said(metadata={"gemeente": "zwolle"})))
     assert calls == []
+
+
+async def test_action_calls_reuse_one_connection(action_server):
+    endpoint, calls = action_server
+    place = {"entity": "gemeente", "value": "Zwolle", "start": 10, "end": 16}
+    for _ in range(3):
+        await extract(endpoint, conversation(said("ik zit in Zwolle", "inform", [place])))
+    assert calls == ["action_extract_gemeente"] * 3
+    assert len(endpoint.peers) == 1
 
 
 async def test_the_form_question_for_the_gemeente_is_sent(action_server):

@@ -156,3 +156,12 @@ def test_two_intents_give_a_two_way_ranking(storage):
     assert [r["name"] for r in ranking][0] == "ask_kvk_registration"
     assert {r["name"] for r in ranking} == set(two)
     assert math.isclose(sum(r["confidence"] for r in ranking), 1.0, rel_tol=1e-6)
+
+
+def test_the_fast_scores_equal_sklearns_decision_function(storage):
+    component = trained(storage)
+    texts = ["Loonkosten subsidie, hoe werkt dat?", "inschryven bij de KvK graag", "Dinkelland", "?",
+             "wat voor weer wordt het morgen in Zwolle", "ik wil loonkostensubsidie voor mijn stichting"]
+    fast = component.tfidf.scores(texts)
+    assert fast.shape == (len(texts), len(component.tfidf.classes))
+    assert np.allclose(fast, component.tfidf.model.decision_function(texts), atol=1e-5)

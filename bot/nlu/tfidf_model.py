@@ -78,11 +78,47 @@ def fit_temperature(scores: np.ndarray, truth_idx: np.ndarray) -> float:
     return math.exp(best.x)
 
 
+class FastScores:
+    """The fitted model's decision scores for one text at a time, without sklearn's per-call overhead.
+
+    sklearn's FeatureUnion and TfidfVectorizer spend ~2 ms per call on validation and sparse-matrix
+    plumbing for a sentence of a few hundred n-grams; this computes the same numbers (each block:
+    sublinear tf times idf, l2-normalised; then the linear model) straight from the fitted vocabularies,
+    in ~0.2 ms. tests/test_tfidf_intent.py checks it against sklearn's own decision_function.
+    """
+
+    def __init__(self, model) -> None:
+        union, svc = model.steps[0][1], model.steps[-1][1]
+        self.blocks = []
+        offset = 0
+        for _, vectorizer in union.transformer_list:
+            size = len(vectorizer.vocabulary_)
+            self.blocks.append((vectorizer.build_analyzer(), vectorizer.vocabulary_,
+                                vectorizer.idf_.astype(np.float64), offset))
+            offset += size
+        self.coef = np.asarray(svc.coef_, dtype=np.float64)
+        self.intercept = np.asarray(svc.intercept_, dtype=np.float64)
+
+    def __call__(self, text: str) -> np.ndarray:
+        scores = self.intercept.copy()
+        for analyze, vocabulary, idf, offset in self.blocks:
+            counts = Counter(i for i in map(vocabulary.get, analyze(text)) if i is not None)
+            if not counts:
+                continue
+            index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+            values = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts))))
+            values *= idf[index]
+            values /= np.sqrt(values @ values)
+            scores += self.coef[:, offset + index] @ values
+        return scores
+
+
 class CalibratedTfidf:
     def __init__(self, config: dict[str, Any] | None = None, model=None, temperature: float = 1.0) -> None:
         self.config = {**DEFAULTS, **(config or {})}
         self.model = model
         self.temperature = temperature
+        self._fast = FastScores(model) if model is not None else None
 
     @property
     def classes(self) -> list[str]:
@@ -92,6 +128,7 @@ class CalibratedTfidf:
         self.temperature = self._calibrate(texts, labels)
         self.model = build_model(self.config).fit(texts, labels)
         compact(self.model)
+        self._fast = FastScores(self.model)
         return self
 
     def _calibrate(self, texts: list[str], labels: list[str]) -> float:
@@ -109,9 +146,14 @@ class CalibratedTfidf:
         logger.info("tf-idf SVM: softmax temperature %.3f from %d-fold scores", temperature, folds)
         return temperature
 
+    def scores(self, texts: list[str]) -> np.ndarray:
+        """Decision scores, one row per text, one column per class (in `classes` order)."""
+        rows = np.array([self._fast(text) for text in texts])
+        return score_columns(rows[:, 0]) if rows.shape[1] == 1 else rows
+
     def probabilities(self, texts: list[str]) -> np.ndarray:
         """One row per text, one column per class (in `classes` order)."""
-        return softmax(score_columns(self.model.decision_function(texts)), self.temperature)
+        return softmax(self.scores(texts), self.temperature)
 
     def save(self, directory: Path, extra: dict | None = None) -> None:
         import skops.io as sio

@@ -7,7 +7,9 @@ behaviour:
 - action-server replies are checked with a jsonschema validator built once (Rasa builds and re-checks
   the schema on every reply: ~30 % of its busy time);
 - the gemeente slot mapping is not called when the message cannot change the gemeente
-  (bot/conversation/context.py, the same predicate the action uses).
+  (bot/conversation/context.py, the same predicate the action uses);
+- calls to the action server reuse one HTTP client session with kept-alive connections (Rasa opened a
+  new session and TCP connection for every action call).
 
 Both replace private Rasa methods, so they are applied only on the Rasa version they were written and
 tested for (PATCHED_FOR); on another version they are left out with a warning. LOKET_RASA_PATCHES=false
@@ -47,8 +49,53 @@ def install(enabled: bool | None = None, rasa_version: str | None = None) -> boo
         return True
     _install_validator(rasa_action.RemoteAction)
     _install_mapping_skip(rasa_action.ActionExtractSlots)
+    _install_kept_session()
     rasa_action._loket_speedups = True
     return True
+
+
+# --- one HTTP session per endpoint ------------------------------------------------------------------
+
+# Shorter than the action server's keep-alive (Sanic: 5 s), so the client, not the server, closes an
+# idle connection and a request never goes out on a connection the server is closing.
+KEEPALIVE_S = 2.0
+
+
+class _Kept:
+    """`async with endpoint.session() as s` without closing s at the end."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+
+    async def __aenter__(self) -> Any:
+        return self._session
+
+    async def __aexit__(self, *exc: Any) -> bool:
+        return False
+
+
+def _install_kept_session() -> None:
+    import asyncio
+
+    import aiohttp
+    import rasa.utils.endpoints as endpoints
+
+    def session(self: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        kept = self.__dict__.get("_loket_session")
+        if kept is None or kept[0] is not loop or kept[1].closed:
+            # what Rasa's EndpointConfig.session builds, plus a connector that keeps connections
+            auth = (aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"])
+                    if self.basic_auth else None)
+            fresh = aiohttp.ClientSession(
+                headers=self.headers, auth=auth,
+                timeout=aiohttp.ClientTimeout(total=endpoints.DEFAULT_REQUEST_TIMEOUT),
+                connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_S))
+            kept = (loop, fresh)
+            self.__dict__["_loket_session"] = kept
+        return _Kept(kept[1])
+
+    endpoints.EndpointConfig.session = session
 
 
 # --- action-server replies ------------------------------------------------------------------------
