@@ -8,6 +8,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -351,3 +352,29 @@ class UnansweredQuestion(Base):
     reviewed = Column(Boolean, nullable=False, default=False)
 
     __table_args__ = (UniqueConstraint("sender_id", "text", "reason", "created_at"),)
+
+
+# --- results of the chat (anonymous counts; bot/conversation/stats.py) ------------------------
+
+
+class ConversationStat(Base):
+    """Per day and gemeente: how conversations went. Counts only, no sender id or text, so they stay
+    after the retention purge deletes the conversations they were counted from."""
+
+    __tablename__ = "conversation_stats"
+    id = Column(Integer, primary_key=True)
+    day = Column(Date, nullable=False)
+    gemeente_id = Column(String(80), nullable=False, default="")  # "" = not known
+    conversations = Column(Integer, nullable=False, default=0)
+    questions = Column(Integer, nullable=False, default=0)  # conversations with a question
+    answered_direct = Column(Integer, nullable=False, default=0)
+    answered_after_followup = Column(Integer, nullable=False, default=0)
+    unanswered = Column(Integer, nullable=False, default=0)
+    handed_off = Column(Integer, nullable=False, default=0)
+    knelpunten = Column(Integer, nullable=False, default=0)
+    fallback_messages = Column(Integer, nullable=False, default=0)
+    thumbs_up = Column(Integer, nullable=False, default=0)
+    thumbs_down = Column(Integer, nullable=False, default=0)
+    updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (UniqueConstraint("day", "gemeente_id"),)
