@@ -17,13 +17,13 @@ from sqlalchemy.engine import Engine
 from bot.db import get_engine
 from bot.handoffs.outbox import run_worker
 from bot.settings import Settings, get_settings
-from bot.web import auth, content, dashboard, mail, maintenance, portal, privacy, widget
+from bot.web import auth, content, dashboard, mail, maintenance, portal, privacy, results, widget
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 
 # Each feature module adds its routes with setup(app).
-FEATURES = (widget, portal, dashboard, content, privacy, maintenance, mail)
+FEATURES = (widget, portal, dashboard, content, results, privacy, maintenance, mail)
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:

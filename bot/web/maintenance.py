@@ -1,5 +1,8 @@
 """POST /api/forget for the widget's "verwijder mijn gesprek", and the scheduled retention purge.
 
+Before each purge the job counts the results of the conversations (bot/conversation/stats.py) into an
+anonymous table, so /coordinatie/resultaten keeps its figures after the conversations are deleted.
+
 The purge runs in the web app every LOKET_PURGE_INTERVAL_S seconds (default one hour; 0 switches it
 off, e.g. when a cron job runs `loket purge` instead). It is idempotent, so several web processes
 may run it at the same time.
@@ -14,7 +17,8 @@ import logging
 
 from aiohttp import web
 
-from bot import privacy
+from bot import models, privacy
+from bot.conversation import stats
 from bot.edge.ratelimit import MemoryBuckets
 from bot.settings import Settings
 from bot.web.auth import web_client_ip
@@ -64,13 +68,23 @@ async def post_forget(request: web.Request) -> web.Response:
     )
 
 
+def count_then_purge(engine, settings: Settings, now=None) -> privacy.PrivacyReport:
+    """Count the results of the conversations first (anonymous, models.ConversationStat), then purge:
+    the figures outlive the conversations they were counted from."""
+    now = now or models.utcnow()
+    try:
+        stats.aggregate(engine, settings.tracker_db_url, now, settings.conversation_retention_days)
+    except Exception:  # the purge must run anyway: personal data has a deadline, figures do not
+        log.exception("counting the conversation results failed")
+    return privacy.purge(engine, settings.tracker_db_url, now, settings)
+
+
 async def _purge_loop(app: web.Application, interval_s: float) -> None:
     settings: Settings = app["settings"]
     await asyncio.sleep(min(FIRST_PURGE_DELAY_S, interval_s))
     while True:
         try:
-            report = await asyncio.to_thread(privacy.purge, app["engine"], settings.tracker_db_url,
-                                             None, settings)
+            report = await asyncio.to_thread(count_then_purge, app["engine"], settings)
             app["last_purge"] = report
         except Exception:  # keep the schedule; the next run tries again
             log.exception("scheduled privacy purge failed")
