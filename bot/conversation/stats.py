@@ -278,13 +278,14 @@ def periods(session: Session, period: str = "week", gemeente: str | None = None)
 
 
 def by_gemeente(session: Session) -> list[tuple[str, dict[str, int]]]:
-    """Totals per gemeente id ("" = unknown), most conversations first."""
+    """Totals per gemeente id ("" = unknown), most conversations first, the unknown ones last."""
     totals: dict[str, dict[str, int]] = {}
     for row in session.execute(select(models.ConversationStat)).scalars():
         bucket = totals.setdefault(row.gemeente_id or UNKNOWN_GEMEENTE, dict.fromkeys(COUNTS, 0))
         for name in COUNTS:
             bucket[name] += getattr(row, name) or 0
-    return sorted(totals.items(), key=lambda item: (-item[1]["conversations"], item[0]))
+    return sorted(totals.items(), key=lambda item: (item[0] == UNKNOWN_GEMEENTE, -item[1]["conversations"],
+                                                    item[0]))
 
 
 def total(rows: Iterable[Period]) -> Period:
