@@ -13,9 +13,10 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-from bot.cli.process import SERVER_ENV  # noqa: E402
+from bot.cli.process import RASA_ENV, SERVER_ENV  # noqa: E402
 from bot.cli.run import action_server_command, rasa_command  # noqa: E402
 from bot.settings import get_settings  # noqa: E402
 
@@ -33,11 +34,18 @@ def command(role: str) -> list[str]:
     raise SystemExit(f"unknown role {role!r}: use rasa, actions, web or migrate")
 
 
+def environment(role: str) -> dict[str, str]:
+    """The role's environment, as `loket run` gives it: Rasa also gets Sanic's 64 KiB request limit.
+    The project root goes on PYTHONPATH, so `python -m bot.web` works from any working directory."""
+    env = {**SERVER_ENV, **(RASA_ENV if role == "rasa" else {}), **os.environ}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    return env
+
+
 def main() -> None:
     role = sys.argv[1] if len(sys.argv) > 1 else "rasa"
     cmd = command(role)
-    env = {**SERVER_ENV, **os.environ}
-    os.execvpe(cmd[0], cmd, env)
+    os.execvpe(cmd[0], cmd, environment(role))
 
 
 if __name__ == "__main__":

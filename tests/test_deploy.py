@@ -123,3 +123,65 @@ def test_the_action_server_values_match_the_policy_labels():
 @pytest.mark.parametrize("path", sorted(K8S.glob("*.yaml")), ids=lambda p: p.name)
 def test_kubernetes_files_are_valid_yaml(path):
     assert _yaml_documents(path)
+
+
+# --- #2: the client's address behind the proxy ---------------------------------------------------
+
+
+def test_compose_and_kubernetes_trust_one_proxy_for_the_client_address():
+    compose = _compose()
+    for name in ("rasa", "actions", "web"):
+        assert compose["services"][name]["environment"]["LOKET_PROXY_COUNT"] == "1", name
+    values = yaml.safe_load((K8S / "values-rasa.yaml").read_text(encoding="utf-8"))
+    assert {"name": "LOKET_PROXY_COUNT", "value": "1"} in values["extraEnv"]
+    web = next(d for d in _yaml_documents(K8S / "loket-web.yaml")
+               if d.get("kind") == "Deployment" and d["metadata"]["name"] == "loket-web")
+    [container] = web["spec"]["template"]["spec"]["containers"]
+    assert {"name": "LOKET_PROXY_COUNT", "value": "1"} in container["env"]
+
+
+# --- nginx: one config file for compose and the scale-out test -----------------------------------
+
+
+def test_compose_fills_in_every_variable_of_the_nginx_template():
+    from tests.support.nginx import TEMPLATE, VARIABLE, render
+
+    proxy = _compose()["services"]["proxy"]
+    assert "./nginx/loket.conf:/etc/nginx/templates/default.conf.template:ro" in proxy["volumes"]
+    template = TEMPLATE.read_text(encoding="utf-8")
+    used = set(VARIABLE.findall(template))
+    assert used and used <= set(proxy["environment"])
+    rendered = render(template, {k: str(v) for k, v in proxy["environment"].items()})
+    assert "server rasa:5005;" in rendered and "listen 443 ssl;" in rendered
+    assert "client_max_body_size 64k;" in rendered
+
+
+def test_nginx_forwards_the_client_address_on_every_route():
+    from tests.support.nginx import TEMPLATE
+
+    text = TEMPLATE.read_text(encoding="utf-8")
+    proxied = re.findall(r"location ([^{]+)\{([^}]*)\}", text)
+    passing = [body for _, body in proxied if "proxy_pass" in body]
+    assert len(passing) == 3  # socket.io, REST, web app
+    for body in passing:
+        assert "X-Forwarded-For $proxy_add_x_forwarded_for" in body
+
+
+# --- #9 Rasa's request size; #8 the web app's own image ------------------------------------------
+
+
+def test_serve_py_gives_rasa_alone_the_64_kib_request_limit():
+    serve = _serve()
+    assert serve.environment("rasa")["SANIC_REQUEST_MAX_SIZE"] == str(64 * 1024)
+    assert "SANIC_REQUEST_MAX_SIZE" not in serve.environment("actions")
+    assert str(DEPLOY.parent) in serve.environment("web")["PYTHONPATH"].split(":")
+
+
+def test_the_web_app_runs_from_its_own_image_without_rasa():
+    dockerfile = (DEPLOY / "Dockerfile.web").read_text(encoding="utf-8")
+    assert "pip install --no-cache-dir -r requirements-web.lock" in dockerfile
+    assert "rasa" not in re.search(r"^FROM (.*)$", dockerfile, re.M).group(1)
+    web = _compose()["services"]["web"]
+    assert web["build"]["dockerfile"] == "deploy/Dockerfile.web"
+    manifests = (K8S / "loket-web.yaml").read_text(encoding="utf-8")
+    assert "loket/loket-web:" in manifests

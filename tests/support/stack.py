@@ -84,11 +84,20 @@ class Stack:
                 "rasa": f"{self.rasa_url}/",
                 "web": f"{self.web_url}/health"}[name]
 
-    def start(self, name: str) -> None:
+    def env_for(self, name: str) -> dict[str, str]:
+        """The environment `loket run` gives this server (Rasa: Sanic's request size limits)."""
+        from bot.cli.process import RASA_ENV
+
+        return {**RASA_ENV, **self.env} if name == "rasa" else self.env
+
+    def spawn(self, name: str) -> subprocess.Popen:
         log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        self.procs[name] = subprocess.Popen(self.command(name), cwd=PROJECT_ROOT, env=self.env,
+        self.procs[name] = subprocess.Popen(self.command(name), cwd=PROJECT_ROOT, env=self.env_for(name),
                                             stdout=log, stderr=subprocess.STDOUT)
-        wait_http(self.health_url(name), [self.procs[name]])
+        return self.procs[name]
+
+    def start(self, name: str) -> None:
+        wait_http(self.health_url(name), [self.spawn(name)])
 
     def stop(self, name: str, kill: bool = False) -> None:
         proc = self.procs.pop(name, None)
