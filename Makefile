@@ -3,6 +3,9 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# The web app's own venv: no Rasa, so current aiohttp and SQLAlchemy (requirements-web.in says why).
+VENV_WEB := .venv-web
+STAMP_WEB := $(VENV_WEB)/.installed-stamp
 RASA_ARGS := --domain domain --data data --config config.yml
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export SQLALCHEMY_SILENCE_UBER_WARNING ?= 1
@@ -22,7 +25,7 @@ check: venv lint ## lint, knowledge check, fast tests (a few minutes)
 	$(BIN)/loket knowledge check
 	$(BIN)/pytest -q -m "$(FAST)" $(PYTEST_ARGS)
 
-venv: $(STAMP)
+venv: $(STAMP) $(STAMP_WEB) ## both venvs: .venv (Rasa, the CLI, tests) and .venv-web (the web app)
 
 $(STAMP): pyproject.toml requirements.lock .python-version
 	@test -x $(BIN)/python || { PY=$$(scripts/find-python.sh) && "$$PY" -m venv $(VENV); }
@@ -30,6 +33,12 @@ $(STAMP): pyproject.toml requirements.lock .python-version
 	$(BIN)/pip install --quiet --upgrade "pip<25" wheel "setuptools<71"
 	$(BIN)/pip install --quiet -c requirements.lock -e ".[dev]"
 	@touch $(STAMP)
+
+$(STAMP_WEB): requirements-web.lock requirements-web-test.lock .python-version
+	@test -x $(VENV_WEB)/bin/python || { PY=$$(scripts/find-python.sh) && "$$PY" -m venv $(VENV_WEB); }
+	$(VENV_WEB)/bin/pip install --quiet --upgrade "pip<25"
+	$(VENV_WEB)/bin/pip install --quiet -r requirements-web.lock -r requirements-web-test.lock
+	@touch $(STAMP_WEB)
 
 lint: venv
 	$(BIN)/ruff check bot actions tests bench migrations
