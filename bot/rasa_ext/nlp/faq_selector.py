@@ -37,6 +37,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.tfidf_model import DEFAULTS, CalibratedTfidf
+from bot.rasa_ext.nlp.tfidf_intent import read_stored
 
 logger = logging.getLogger(__name__)
 
@@ -121,10 +122,8 @@ class TfidfResponseSelector(GraphComponent, IntentClassifier):
     @classmethod
     def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> TfidfResponseSelector:
-        try:
-            with model_storage.read_from(resource) as model_dir:
-                tfidf, meta = CalibratedTfidf.load(model_dir, config)
-        except ValueError as exc:
-            logger.warning("TfidfResponseSelector not loaded (%s)", exc)
+        stored = read_stored(model_storage, resource, config, cls.__name__)
+        if stored is None:
             return cls.create(config, model_storage, resource, execution_context)
+        tfidf, meta = stored
         return cls(config, model_storage, resource, tfidf, meta["responses"], meta["retrieval_intents"])

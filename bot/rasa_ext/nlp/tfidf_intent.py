@@ -121,10 +121,18 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
     @classmethod
     def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> TfidfIntentClassifier:
-        try:
-            with model_storage.read_from(resource) as model_dir:
-                tfidf, _ = CalibratedTfidf.load(model_dir, config)
-        except ValueError as exc:  # no resource (never trained) or a file we will not load
-            logger.warning("TfidfIntentClassifier not loaded (%s); no intent from it", exc)
+        stored = read_stored(model_storage, resource, config, cls.__name__)
+        if stored is None:
             return cls.create(config, model_storage, resource, execution_context)
-        return cls(config, model_storage, resource, tfidf)
+        return cls(config, model_storage, resource, stored[0])
+
+
+def read_stored(model_storage: ModelStorage, resource: Resource, config: dict[str, Any],
+                component: str) -> tuple[CalibratedTfidf, dict] | None:
+    """The trained model and its stored extras, or None (with a warning) when there is none to load."""
+    try:
+        with model_storage.read_from(resource) as model_dir:
+            return CalibratedTfidf.load(model_dir, config)
+    except ValueError as exc:  # no resource (never trained) or a file we will not load
+        logger.warning("%s not loaded (%s)", component, exc)
+        return None
