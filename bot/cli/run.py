@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from bot.cli.process import console_script, rasa_env, server_env, web_python
+from bot.cli.process import rasa_env, server_env, web_python
 from bot.cli.supervisor import Server, Supervisor, http_probe, tcp_probe
 from bot.settings import PROJECT_ROOT, Settings, ensure_private_dir
 
@@ -76,7 +76,7 @@ def write_endpoints(settings: Settings) -> Path:
 
 def rasa_command(settings: Settings, port: int | None = None) -> list[str]:
     cmd = [
-        console_script("rasa"), "run",
+        sys.executable, "-m", "bot.rasa_ext.launcher", "run",  # Rasa's CLI, skops imported first
         "--model", str(settings.models_dir),
         "--endpoints", str(write_endpoints(settings)),
         "--credentials", str(PROJECT_ROOT / "credentials.yml"),
