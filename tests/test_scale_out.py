@@ -103,7 +103,7 @@ class Cluster:
         ports = []
         for line in self.nginx.access_log()[since:]:
             method, path, _status, upstream = line.split(" ", 3)
-            if method == "POST" and path == "/webhooks/rest/webhook":
+            if method == "POST" and path == "/webhooks/rest/webhook" and upstream != "-":  # "-": refused
                 ports.append(int(upstream.rsplit(":", 1)[1]))
         return ports
 
