@@ -8,6 +8,7 @@ import dataclasses
 
 import pytest
 
+from bot.edge.gate import client_ip
 from bot.settings import load_settings
 from bot.web import maintenance, widget
 from bot.web.app import create_app
@@ -60,3 +61,16 @@ async def test_without_a_proxy_the_header_is_ignored(aiohttp_client, loaded, pat
     limit = ROUTES[path][0]
     statuses = [(await _statuses(client, path, f"203.0.113.{n}", 1))[0] for n in range(limit + 1)]
     assert statuses[:limit] == [400] * limit and statuses[-1] == 429  # one bucket: the peer's
+
+
+@pytest.mark.parametrize("peer, forwarded_for, proxies, expected", [
+    ("10.0.0.2", "203.0.113.5", 1, "203.0.113.5"),  # nginx added the client
+    ("10.0.0.2", "198.51.100.9, 203.0.113.5", 1, "203.0.113.5"),  # the client's own entry is ignored
+    ("10.0.0.3", "198.51.100.9, 203.0.113.5, 10.0.0.2", 2, "203.0.113.5"),  # a balancer before nginx
+    ("10.0.0.2", "203.0.113.5", 0, "10.0.0.2"),  # no proxy: the header means nothing
+    ("10.0.0.2", None, 1, "10.0.0.2"),  # reached without the proxy's header
+    ("10.0.0.2", "203.0.113.5", 2, "10.0.0.2"),  # fewer entries than trusted proxies
+])
+def test_client_ip_takes_the_entry_the_trusted_proxy_added(peer, forwarded_for, proxies, expected):
+    """The one rule for the chat channels (bot/rasa_ext/channels.py) and the web app."""
+    assert client_ip(peer, forwarded_for, proxies) == expected
