@@ -28,7 +28,8 @@ WEB_SIDE = ["bot/web", "bot/edge", "bot/handoffs", "bot/knowledge", "bot/convers
 # The web app's tests that need no Rasa; they run in both venvs.
 WEB_TESTS = ["tests/test_web_auth.py", "tests/test_web_security.py", "tests/test_portal.py",
              "tests/test_dashboard.py", "tests/test_cross_role.py", "tests/test_widget_web.py",
-             "tests/test_outbox.py", "tests/test_webhook_security.py", "tests/test_mail.py"]
+             "tests/test_outbox.py", "tests/test_webhook_security.py", "tests/test_mail.py",
+             "tests/test_web_content.py", "tests/test_knowledge_review.py"]
 
 
 def _version(text: str) -> tuple[int, ...]:
