@@ -239,3 +239,27 @@ def test_sigterm_and_sigint_stop_every_server_even_when_started_in_the_backgroun
     gone, alive = psutil.wait_procs(children, timeout=2)
     assert not alive, alive
     assert not any(port_is_listening(p) for p in ports)
+
+
+def test_servers_stop_when_the_supervisor_itself_is_killed(fakes):
+    """kill -9 of `loket run` cannot be handled; the kernel then sends each server SIGTERM
+    (PR_SET_PDEATHSIG), so no orphan keeps a port and the next start works."""
+    ports = [free_port(), free_port()]
+    driver = fakes.tmp / "driver.py"
+    driver.write_text(DRIVER)
+    proc = subprocess.Popen(
+        [sys.executable, str(driver), str(fakes.tmp), str(fakes.script), str(ports[0]), "plain",
+         str(ports[1]), "plain"], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True,
+        env={**fakes.env, "PYTHONPATH": str(PROJECT_ROOT)})
+    try:
+        assert proc.stdout.readline().strip() == "gestart"
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert len(children) == 2
+        proc.kill()
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    _, alive = psutil.wait_procs(children, timeout=5)
+    assert not alive, alive
+    assert not any(port_is_listening(p) for p in ports)

@@ -85,17 +85,29 @@ def exit_text(returncode: int) -> str:
     return f"gestopt met exitcode {returncode}"
 
 
+def _find_prctl():
+    """Linux's prctl, looked up now: the child may not import anything between fork and exec."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _find_prctl()
+_PR_SET_PDEATHSIG = 1
+
+
 def _child_setup() -> None:
     """Runs in the child before exec: default signal handling (a background shell starts us with
     SIGINT ignored, and children inherit that), and SIGTERM when `loket run` itself dies."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        with contextlib.suppress(OSError, AttributeError):
-            pr_set_pdeathsig = 1
-            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
 
 
 @dataclass
