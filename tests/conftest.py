@@ -4,6 +4,8 @@ bot (action server, Rasa with the trained model, web app) shared by the model-ba
 from __future__ import annotations
 
 import os
+import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +13,30 @@ from tests.support import FIXTURE_KNOWLEDGE
 
 os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    """A consistent copy (SQLite's backup API), also of a database in WAL mode."""
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+
+
+@pytest.fixture(scope="session")
+def template_databases(tmp_path_factory) -> dict[str, Path]:
+    """Migrated once per session, and once more with the fixture knowledge loaded: a test copies
+    one instead of running every migration (and the load) again."""
+    from bot import db
+    from bot.knowledge.loader import load
+
+    folder = tmp_path_factory.mktemp("templates")
+    migrated, loaded_db = folder / "migrated.db", folder / "loaded.db"
+    db.upgrade(f"sqlite:///{migrated}")
+    _copy_sqlite(migrated, loaded_db)
+    engine = db.make_engine(f"sqlite:///{loaded_db}")
+    load(engine, FIXTURE_KNOWLEDGE)
+    engine.dispose()
+    return {"migrated": migrated, "loaded": loaded_db}
+
 
 @pytest.fixture(scope="session")
 def bot_stack(tmp_path_factory):
@@ -43,15 +69,16 @@ def db_url(tmp_path) -> str:
 
 
 @pytest.fixture
-def engine(db_url, monkeypatch, tmp_path):
-    """A fresh database migrated with Alembic, used as the process default engine."""
+def engine(db_url, monkeypatch, tmp_path, template_databases):
+    """A fresh database migrated with Alembic (a copy of the session's template), used as the process
+    default engine."""
     from bot import db, settings
 
     monkeypatch.setenv("LOKET_DATABASE_URL", db_url)
     monkeypatch.setenv("LOKET_DATA_DIR", str(tmp_path / "var"))
     settings.get_settings.cache_clear()
     db.get_engine.cache_clear()
-    db.upgrade(db_url)
+    _copy_sqlite(template_databases["migrated"], Path(db_url.removeprefix("sqlite:///")))
     eng = db.get_engine()
     yield eng
     eng.dispose()
@@ -60,9 +87,8 @@ def engine(db_url, monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def loaded(engine):
-    """The database with the fixture knowledge loaded."""
-    from bot.knowledge.loader import load
-
-    load(engine, FIXTURE_KNOWLEDGE)
+def loaded(engine, db_url, template_databases):
+    """The database with the fixture knowledge loaded (a copy of the session's loaded template)."""
+    engine.dispose()
+    _copy_sqlite(template_databases["loaded"], Path(db_url.removeprefix("sqlite:///")))
     return engine
