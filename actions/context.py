@@ -131,7 +131,14 @@ class ActionGemeenteNoted(Action):
             return res, bool(r and r.has_team), (r.team.name if r and r.team else None)
 
         res, has_team, team_name = await run_in_session(work)
-        dispatcher.utter_message(text=_noted_text(res, has_team, team_name))
+        from actions.conversation import previous_action, utter_team_details
+
+        if res.status == "found" and previous_action(tracker) == "action_team_details":
+            # The answer to "which gemeente?" after a question about the team (or "en in Helmond?"):
+            # the team's details for that gemeente.
+            await utter_team_details(dispatcher, tracker, res.gemeente_id)
+        else:
+            dispatcher.utter_message(text=_noted_text(res, has_team, team_name))
         # Usually the slot mapping set it already; a place typed without a recognised entity is
         # resolved here.
         if res.status == "found" and res.gemeente_id != tracker.get_slot(SLOT):

@@ -8,24 +8,25 @@ nothing is stored without consent.
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import latest_intent
-from actions.forms import InterruptibleFormValidation
+from actions.forms import InterruptibleFormValidation, form_active_before_message
 from bot import handoffs
+from bot.conversation import answers, corrections
 from bot.conversation import (
     personal_prompts as pp,  # texts around contact details get no rating buttons
 )
-from bot.conversation.gemeenten import resolve_gemeente
+from bot.conversation.contact import contact_summary, parse_contact  # noqa: F401 (used by tests)
+from bot.conversation.gemeenten import choose_gemeente, gemeente_labels, resolve_gemeente
+from bot.conversation.language import english_place
 from bot.conversation.routing import Route, no_team_text, response_time_text, route
 from bot.db import run_in_session
+from bot.text import normalize
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,15 @@ FORM = "handoff_form"
 # Personal and per-request slots: cleared after submit or cancel, so nothing lingers in the tracker.
 PERSONAL_SLOTS = ("handoff_description", "handoff_description_draft", "handoff_name", "handoff_contact",
                   "handoff_email", "handoff_phone", "handoff_consent", "handoff_gemeente_choices")
-NOT_DESCRIPTION_INTENTS = {"ask_privacy", "ask_deal_gemeenten"}
+NOT_DESCRIPTION_INTENTS = {"ask_privacy", "ask_deal_gemeenten", "ask_team_details"}
 MIN_CONFIDENCE = 0.6
-EMAIL_CANDIDATE = re.compile(r"[^\s,;:<>()\[\]\"']+@[^\s,;:<>()\[\]\"']+")
-DIGITS = re.compile(r"\+?\d[\d\s().-]{5,}\d")
+FREE_TEXT_SLOTS = {"handoff_description", "handoff_name", "handoff_contact"}
+# The form's steps as the correction reader names them.
+STEPS = {"gemeente": "gemeente", "handoff_name": "name", "handoff_contact": "contact",
+         "handoff_description": "description", "handoff_consent": "consent"}
+# "nee, het gaat over iets anders": a no without a new question in it.
+VAGUE_REST = ("iets anders", "wat anders", "andere vraag", "ander onderwerp", "niet over")
+MIN_DESCRIPTION_WORDS_AFTER_NO = 6
 
 # Everything the form says (Dutch, B1, "u").
 TEXTS = {
@@ -48,11 +54,31 @@ TEXTS = {
     "not_stored": ("Dat is goed. Ik heb uw gegevens niet opgeslagen en niets doorgestuurd. U kunt ook zelf "
                    "contact opnemen met uw gemeente via de website van de gemeente. Heeft u nog een "
                    "andere vraag?"),
-    "already": ("Daar ben ik al mee bezig: ik zet uw vraag door naar een mens van het makelaarsteam. "
-                "Beantwoord nog even deze vraag. Wilt u stoppen? Typ dan 'stop'."),
+    "already": ("Dat doe ik: ik zet uw vraag door naar {team}. Daarvoor heb ik nog een paar antwoorden "
+                "nodig. Wilt u stoppen? Typ dan 'stop'."),
+    "gemeente_changed": "Ik heb de gemeente aangepast naar {name}.",
+    "team_changed": "Ik heb de gemeente aangepast naar {name}. Uw vraag gaat nu naar {team}.",
+    "name_changed": pp.NAME_CHANGED + " {name}.",
+    "contact_changed": pp.CONTACT_CHANGED + " {contact}.",
+    "english_intro": ("I will pass your question on to the makelaarsteam. My questions are in Dutch; "
+                      "you may answer in English."),
     "failed": ("Sorry, er ging iets mis bij het opslaan. Uw vraag is nog niet doorgezet. Probeer het over "
                "een paar minuten opnieuw met 'praat met een mens'."),
 }
+
+
+# Words of a request to be handed over; what is left over says what the question is about.
+REQUEST_WORDS = frozenset("""zet zetten door doorzetten doorsturen stuur sturen vraag vragen makelaar makelaars
+makelaarsteam team mens iemand spreken praten bellen graag maar dan wel even oke ok ja prima mijn
+gemeente medewerker contact""".split())
+MIN_CONTENT_WORDS = 3
+
+
+def describes_question(text: str) -> bool:
+    """Whether a message sent at the description step says what the question is about, beyond
+    asking to be handed over ("zet mijn vraag maar door" says nothing)."""
+    words = [w for w in normalize(text).split() if len(w) > 2 and w not in REQUEST_WORDS]
+    return len(words) >= MIN_CONTENT_WORDS
 
 
 def clear_events() -> list[EventType]:
@@ -69,46 +95,6 @@ async def _route(gemeente_id: str | None, topic: str | None = None) -> Route | N
     return await run_in_session(lambda s: route(s, gemeente_id, topic))
 
 
-# --- contact details: e-mail and/or phone in one answer ----------------------------------------
-
-
-def parse_contact(text: str) -> tuple[str | None, str | None, str | None]:
-    """(email, phone, problem): the valid e-mail and phone found in `text`, or a Dutch explanation."""
-    text = (text or "").strip()
-    email = phone = None
-    rest = text
-    for candidate in EMAIL_CANDIDATE.findall(text):
-        candidate = candidate.rstrip(".")
-        try:
-            email = validate_email(candidate, check_deliverability=False).normalized
-        except EmailNotValidError:
-            return None, None, (f"{pp.BAD_EMAIL}{candidate}' klopt niet. Controleer het en typ het "
-                                "opnieuw, bijvoorbeeld: naam@voorbeeld.nl.")
-        rest = rest.replace(candidate, " ")
-        break
-    match = next(iter(phonenumbers.PhoneNumberMatcher(rest, "NL", leniency=phonenumbers.Leniency.VALID)),
-                 None)
-    if match is not None:
-        phone = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    elif DIGITS.search(rest):
-        return None, None, (f"{pp.BAD_PHONE} Typ een Nederlands nummer met 10 cijfers, "
-                            "bijvoorbeeld 06 12345678 of 038 1234567, of een nummer met landcode, "
-                            "zoals +32 ...")
-    if email is None and phone is None:
-        return None, None, (f"{pp.NO_CONTACT} Typ bijvoorbeeld "
-                            "naam@voorbeeld.nl of 06 12345678.")
-    return email, phone, None
-
-
-def contact_summary(email: str | None, phone: str | None) -> str:
-    parts = []
-    if email:
-        parts.append(f"e-mail {email}")
-    if phone:
-        parts.append(f"telefoon {phone}")
-    return " en ".join(parts)
-
-
 # --- the form validator ------------------------------------------------------------------------
 
 
@@ -118,21 +104,83 @@ class ValidateHandoffForm(InterruptibleFormValidation):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        active = tracker.active_loop.get("name") == FORM
+        # Mid-form: the form was running before this message (on activation it validates the
+        # message that started it, which answers nothing yet).
+        active = tracker.active_loop.get("name") == FORM and form_active_before_message(tracker, FORM)
         intent = latest_intent(tracker)
         requested = tracker.get_slot("requested_slot")
-        if active and intent == "stop":
-            return []  # nothing extracted: Rasa rejects the form and the stop rule cancels it
         text = tracker.latest_message.get("text") or ""
+        if active and (intent == "stop" or (intent == "goodbye" and answers.is_farewell(text))):
+            return []  # nothing extracted: Rasa rejects the form and the stop/goodbye rule cancels it
+        if active and intent == "goodbye" and requested in FREE_TEXT_SLOTS:
+            # Read as goodbye without saying goodbye: the mappings skipped it, so take it as the answer.
+            tracker.add_slots([SlotSet(requested, text)])
+        if active and requested:
+            events = await self.correction(dispatcher, tracker, domain)
+            if events is not None:
+                return events
         if (active and intent == "request_human" and _confidence(tracker) >= MIN_CONFIDENCE
-                and not (requested == "handoff_description" and len(text.split()) >= 6)):
-            dispatcher.utter_message(text=TEXTS["already"])
-            return [SlotSet(requested, None)] if requested else []
+                and not (requested == "handoff_description" and describes_question(text))):
+            # "zet mijn vraag maar door" in the middle: yes, that is what happens; same question again.
+            r = await _route(tracker.get_slot("gemeente"))
+            team = r.team.name if r is not None and r.team else "het makelaarsteam van uw gemeente"
+            dispatcher.utter_message(text=TEXTS["already"].format(team=team))
+            return self.ask_again(tracker, domain)
         if (active and requested == "handoff_description" and intent.startswith("ask_")
                 and intent not in NOT_DESCRIPTION_INTENTS):
             # Asked "what is your question?", a topic question IS the answer, not an interruption.
             return await FormValidationAction.run(self, dispatcher, tracker, domain)
         return await super().run(dispatcher, tracker, domain)
+
+    async def correction(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                         domain: dict[str, Any]) -> list[EventType] | None:
+        """An earlier answer corrected at a later step: change it, say so, ask this step again."""
+        current = tracker.get_slot("gemeente")
+        known = {"gemeente": current, "name": tracker.get_slot("handoff_name"),
+                 "email": tracker.get_slot("handoff_email"), "phone": tracker.get_slot("handoff_phone")}
+        text = tracker.latest_message.get("text") or ""
+        step = STEPS.get(tracker.get_slot("requested_slot") or "", "other")
+
+        def work(session):
+            labels = gemeente_labels(session, current)
+
+            def resolve(rest: str) -> str | None:
+                res = resolve_gemeente(session, rest)
+                return res.gemeente_id if res.status == "found" else None
+
+            found = corrections.detect(text, step=step, known=known, gemeente_labels=labels,
+                                       resolve_gemeente=resolve, kinds=("contact", "name", "gemeente"))
+            if found is None or found.kind != "gemeente":
+                return found, None
+            return found, route(session, found.value)
+
+        found, new_route = await run_in_session(work)
+        if found is None:
+            return None
+        changes: dict[str, Any] = {}
+        if found.kind == "gemeente" and new_route is not None:
+            changes = {"gemeente": found.value, "handoff_gemeente_choices": None}
+            if new_route.has_team:
+                dispatcher.utter_message(text=TEXTS["team_changed"].format(
+                    name=new_route.gemeente.name, team=new_route.team.name))
+            else:  # the form ends now: the submit action says there is no team and what to do instead
+                dispatcher.utter_message(text=TEXTS["gemeente_changed"].format(name=new_route.gemeente.name))
+                requested = tracker.get_slot("requested_slot")
+                return [*(SlotSet(k, v) for k, v in changes.items()), SlotSet(requested, None),
+                        SlotSet("requested_slot", None)]
+        elif found.kind == "name":
+            changes = {"handoff_name": found.value}
+            dispatcher.utter_message(text=TEXTS["name_changed"].format(name=found.value))
+        elif found.kind == "contact":
+            # A new address replaces the address and keeps the number (and the other way round).
+            email = found.email or known["email"]
+            phone = found.phone or known["phone"]
+            summary = contact_summary(email, phone)
+            changes = {"handoff_email": email, "handoff_phone": phone, "handoff_contact": summary}
+            dispatcher.utter_message(text=TEXTS["contact_changed"].format(contact=summary))
+        if not changes:
+            return None
+        return self.ask_again(tracker, domain, changes)
 
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: dict[str, Any]) -> list[str]:
@@ -156,7 +204,17 @@ class ValidateHandoffForm(InterruptibleFormValidation):
                                 domain: dict[str, Any]) -> dict[str, Any]:
         if not value:
             return {"gemeente": None}
-        res = await run_in_session(lambda s: resolve_gemeente(s, str(value)))
+        text = str(value)
+        choices = tracker.get_slot("handoff_gemeente_choices") or []
+
+        def work(session):
+            if choices:  # "die in Noord-Holland" after "Bergen (L.) or Bergen (NH.)?"
+                chosen = choose_gemeente(session, choices, text)
+                if chosen:
+                    return resolve_gemeente(session, chosen)
+            return resolve_gemeente(session, english_place(text) or text)
+
+        res = await run_in_session(work)
         if res.status == "found":
             return {"gemeente": res.gemeente_id, "handoff_gemeente_choices": None}
         if res.status == "ambiguous":
@@ -173,11 +231,20 @@ class ValidateHandoffForm(InterruptibleFormValidation):
                                            tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         draft = tracker.get_slot("handoff_description_draft")
         intent = latest_intent(tracker)
-        if draft and intent == "affirm":
-            return {"handoff_description": draft, "handoff_description_draft": None}
-        if draft and intent == "deny":
-            return {"handoff_description": None, "handoff_description_draft": ""}
         text = " ".join(str(value or "").split())
+        if draft:
+            said, rest = answers.leading_yes_no(text)
+            if said is None and intent in ("affirm", "deny") and len(text.split()) <= 4:
+                said, rest = intent == "affirm", ""
+            if said is True:
+                return {"handoff_description": draft, "handoff_description_draft": None}
+            if said is False:
+                # "nee, het gaat over een pand voor mijn werkplaats" brings the new question along.
+                if (len(rest.split()) >= MIN_DESCRIPTION_WORDS_AFTER_NO
+                        and not any(v in rest.lower() for v in VAGUE_REST)):
+                    return {"handoff_description": rest[:handoffs.MAX_DESCRIPTION],
+                            "handoff_description_draft": None}
+                return {"handoff_description": None, "handoff_description_draft": ""}
         if len(text) < 12 or len(text.split()) < 3:
             dispatcher.utter_message(text="Kunt u iets meer vertellen over uw vraag? Eén of twee zinnen "
                                           "is genoeg.")
@@ -189,13 +256,17 @@ class ValidateHandoffForm(InterruptibleFormValidation):
     async def validate_handoff_name(self, value: Any, dispatcher: CollectingDispatcher,
                                     tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         name = " ".join(str(value or "").split())
-        if latest_intent(tracker) == "deny":
+        if latest_intent(tracker) == "deny" and answers.is_yes_no(name):
             dispatcher.utter_message(text="Het team heeft uw naam nodig om contact met u op te nemen. "
                                           "Wilt u dat liever niet? Typ dan 'stop'.")
             return {"handoff_name": None}
-        if not (2 <= len(name) <= 100) or "@" in name or sum(c.isdigit() for c in name) > 2:
+        problem = answers.name_problem(name)
+        if problem == "not_a_name":
             dispatcher.utter_message(text=f"{pp.BAD_NAME} Typ uw voornaam en achternaam, "
                                           "bijvoorbeeld: Sam de Vries.")
+            return {"handoff_name": None}
+        if problem:
+            dispatcher.utter_message(text=answers.NAME_PROBLEMS[problem])
             return {"handoff_name": None}
         return {"handoff_name": name}
 
@@ -273,7 +344,8 @@ class ActionAskHandoffDescription(Action):
         draft = tracker.get_slot("handoff_description_draft")
         events: list[EventType] = []
         if draft is None:  # first time: propose the user's last question from this conversation
-            draft = handoffs.last_question(tracker.events) or ""
+            # Answers typed into an earlier (cancelled) form are no question to propose.
+            draft = handoffs.last_question(events_outside_forms(tracker.events)) or ""
             events.append(SlotSet("handoff_description_draft", draft))
         if draft:
             dispatcher.utter_message(
@@ -308,6 +380,20 @@ class ActionAskHandoffConsent(Action):
         return []
 
 
+def events_outside_forms(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events without the user's messages sent while a form was running."""
+    out: list[dict[str, Any]] = []
+    active = None
+    for event in events:
+        kind = event.get("event")
+        if kind == "active_loop":
+            active = event.get("name")
+        if kind == "user" and active:
+            continue
+        out.append(event)
+    return out
+
+
 # --- around the form ------------------------------------------------------------------------------
 
 
@@ -321,9 +407,11 @@ class ActionHandoffIntro(Action):
         if r is not None and not r.has_team:
             return []  # the form ends at once; the submit action gives the alternatives
         who = r.team.name if r is not None else "het makelaarsteam van uw gemeente"
-        dispatcher.utter_message(text=f"Ik zet uw vraag door naar {who}. Dat zijn mensen van de "
-                                      "gemeente. Eerst stel ik u een paar korte vragen. Wilt u stoppen? "
-                                      "Typ dan 'stop'.")
+        text = (f"Ik zet uw vraag door naar {who}. Dat zijn mensen van de gemeente. Eerst stel ik u een "
+                "paar korte vragen. Wilt u stoppen? Typ dan 'stop'.")
+        if tracker.get_slot("language") == "en":  # the questions stay Dutch, with one English line
+            text = f"{TEXTS['english_intro']}\n{text}"
+        dispatcher.utter_message(text=text)
         return []
 
 

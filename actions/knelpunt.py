@@ -19,12 +19,16 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.forms import InterruptibleFormValidation, is_interruption
+from actions.forms import InterruptibleFormValidation, form_active_before_message, is_interruption
 from bot import knelpunten as kp
+from bot import models
+from bot.conversation import answers, corrections
+from bot.conversation import fallback as fallback_plan
 from bot.conversation import (
     personal_prompts as pp,  # texts around contact details get no rating buttons
 )
-from bot.conversation.gemeenten import resolve_gemeente
+from bot.conversation.gemeenten import choose_gemeente, gemeente_labels, resolve_gemeente
+from bot.conversation.routing import no_team_text, route
 from bot.db import run_in_session
 
 log = logging.getLogger(__name__)
@@ -34,7 +38,8 @@ FORM = "knelpunt_form"
 FORM_SLOTS = ("knelpunt_candidate", "knelpunt_description", "knelpunt_description_ok",
               "knelpunt_category", "knelpunt_organisations", "knelpunt_consequence",
               "knelpunt_contact_consent", "knelpunt_contact_name", "knelpunt_contact_email",
-              "knelpunt_gemeente_unknown", "knelpunt_gemeente_choices")
+              "knelpunt_gemeente_unknown", "knelpunt_gemeente_choices", "knelpunt_category_tries",
+              "knelpunt_offered")
 MIN_DESCRIPTION_CHARS = 10
 # A message classified as `stop` with at least this many words at a free-text step is an answer.
 STOP_MAX_WORDS = 5
@@ -49,6 +54,11 @@ QUESTION_WORDS = {"wat", "wie", "waar", "wanneer", "hoe", "welke", "welk", "waar
                   "doet", "doen", "wordt", "worden", "bestaat", "klopt", "weet", "geldt"}
 FREE_TEXT_SLOTS = {"knelpunt_description", "knelpunt_organisations", "knelpunt_consequence",
                    "knelpunt_contact_name", "gemeente"}
+# The form's steps as the correction reader names them.
+STEPS = {"knelpunt_category": "category", "gemeente": "gemeente", "knelpunt_contact_name": "name",
+         "knelpunt_contact_email": "contact"}
+# Unclear answers at the category step before the form takes "anders" and goes on.
+CATEGORY_TRIES = 2
 
 CATEGORY_BUTTONS = [{"title": label[:1].upper() + label[1:], "payload": label}
                     for label in kp.CATEGORIES.values()]
@@ -56,6 +66,12 @@ CATEGORY_BUTTONS = [{"title": label[:1].upper() + label[1:], "payload": label}
 # Everything the form says (Dutch, B1, "u").
 TEXTS = {
     "offer": "Wilt u dit melden als knelpunt? Dan geven wij het door aan de overheid.",
+    "offer_after_answer": ("Loopt u hier echt op vast? Wilt u het ook melden als knelpunt? Dan geven wij "
+                           "het door aan de overheid."),
+    "routing": ("In de gemeente {gemeente} helpt het {team} u verder als u vastloopt tussen loketten. "
+                "Typ 'praat met een mens', dan zet ik uw vraag door."),
+    "routing_unknown": ("Het makelaarsteam van uw gemeente helpt u de weg te vinden als u vastloopt "
+                        "tussen loketten. Typ 'praat met een mens', dan zet ik uw vraag door."),
     "declined": "Goed, ik meld het niet. Kan ik u ergens anders mee helpen?",
     "ask_description": ("Ik stel u een paar korte vragen over het knelpunt. Wat is er gebeurd? Beschrijf "
                         "in een paar zinnen welke regel of werkwijze u tegenhoudt. Wilt u stoppen? "
@@ -66,7 +82,15 @@ TEXTS = {
     "description_changed": "Ik heb de beschrijving aangepast.",
     "yes_no": "Ik heb een duidelijk ja of nee nodig.",
     "ask_category": "Over welk onderwerp gaat het knelpunt? Kies een knop of typ het zelf.",
-    "category_unknown": "Dat onderwerp ken ik niet. Kies een van de knoppen.",
+    "category_unknown": "Dat onderwerp ken ik niet. Kies een van de knoppen, of typ het in een paar woorden.",
+    "category_unknown_again": ("Ik kan het onderwerp nog niet bepalen. Past het bij geen van de knoppen? "
+                               "Kies dan 'Anders'. Wilt u liever met een mens praten? Typ dan 'stop' "
+                               "en daarna 'praat met een mens'."),
+    "category_other": "Ik kies het onderwerp 'Anders'. Het coördinatieteam kijkt er later naar.",
+    "category_changed": "Ik heb het onderwerp aangepast naar {label}.",
+    "gemeente_changed": "Ik heb de gemeente aangepast naar {name}.",
+    "name_changed": pp.NAME_CHANGED + " {name}.",
+    "email_changed": pp.CONTACT_CHANGED + " {email}.",
     "ask_organisations": ("Bij welke organisatie of organisaties liep u hier tegenaan? Bijvoorbeeld de "
                           "gemeente, UWV of een ministerie. Weet u het niet? Typ dan 'weet ik niet'."),
     "ask_gemeente": ("In welke gemeente is uw bedrijf gevestigd? U mag ook uw woonplaats of postcode "
@@ -139,7 +163,9 @@ def is_direct_answer(tracker: Tracker) -> bool:
     if not requested or not text:
         return False
     if requested == "knelpunt_category":
-        return kp.normalise_category(text) is not None
+        # Buttons or own words: anything but a real question is an answer (an unclear one gets the
+        # buttons again), so a word like "bedrijfspand" is not answered as a topic question.
+        return kp.normalise_category(text) is not None or not text.rstrip().endswith("?")
     if requested in ("knelpunt_description_ok", "knelpunt_contact_consent"):
         return yes_or_no(tracker) is not None
     if requested == "knelpunt_contact_email":
@@ -159,20 +185,77 @@ class ValidateKnelpuntForm(InterruptibleFormValidation):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         active = tracker.active_loop.get("name") == FORM
+        mid_form = active and form_active_before_message(tracker, FORM)
         requested = tracker.get_slot("requested_slot")
+        text = _text(tracker)
+        if mid_form and _intent(tracker) == "goodbye":
+            if answers.is_farewell(text):
+                return []  # nothing extracted: Rasa rejects the form and the goodbye rule cancels it
+            if requested in FREE_TEXT_SLOTS | {"knelpunt_description_ok", "knelpunt_category",
+                                               "knelpunt_contact_consent", "knelpunt_contact_email"}:
+                # Read as goodbye without saying goodbye: the mappings skipped it; it is the answer.
+                tracker.add_slots([SlotSet(requested, text)])
         if active and _intent(tracker) == "stop":
-            text = _text(tracker)
             if requested in FREE_TEXT_SLOTS - {"gemeente"} and len(text.split()) >= STOP_MAX_WORDS:
                 # "We moeten misschien stoppen met het project" answers the question; the stop
                 # mappings skipped it, so validate it here as the requested slot.
                 tracker.add_slots([SlotSet(requested, text)])
                 return await FormValidationAction.run(self, dispatcher, tracker, domain)
             return []  # nothing extracted: Rasa rejects the form and the stop rule cancels it
+        if mid_form and requested:
+            events = await self.correction(dispatcher, tracker, domain)
+            if events is not None:
+                return events
         if active and is_direct_answer(tracker):
             # An answer, even when the classifier calls it a question: skip the interruption check.
             return await FormValidationAction.run(self, dispatcher, tracker, domain)
         # Questions mid-form are answered by the shared base class, which asks the same slot again.
         return await super().run(dispatcher, tracker, domain)
+
+    async def correction(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                         domain: dict[str, Any]) -> list[EventType] | None:
+        """An earlier answer corrected at a later step: change it, say so, ask this step again."""
+        current = tracker.get_slot("gemeente")
+        known = {"gemeente": current, "name": tracker.get_slot("knelpunt_contact_name"),
+                 "email": tracker.get_slot("knelpunt_contact_email"),
+                 "category": tracker.get_slot("knelpunt_category")}
+        step = STEPS.get(tracker.get_slot("requested_slot") or "", "other")
+        text = _text(tracker)
+
+        def work(session):
+            def resolve(rest: str) -> str | None:
+                res = resolve_gemeente(session, rest)
+                return res.gemeente_id if res.status == "found" else None
+
+            found = corrections.detect(text, step=step, known=known,
+                                       gemeente_labels=gemeente_labels(session, current),
+                                       resolve_gemeente=resolve)
+            name = None
+            if found is not None and found.kind == "gemeente":
+                g = session.get(models.Gemeente, found.value)
+                name = g.name if g else None
+            return found, name
+
+        found, gemeente_name = await run_in_session(work)
+        if found is None:
+            return None
+        if found.kind == "gemeente":
+            changes: dict[str, Any] = {"gemeente": found.value, "knelpunt_gemeente_unknown": None,
+                                       "knelpunt_gemeente_choices": None}
+            message = TEXTS["gemeente_changed"].format(name=gemeente_name or found.value)
+        elif found.kind == "category":
+            changes = {"knelpunt_category": found.value}
+            message = TEXTS["category_changed"].format(label=kp.category_label(found.value))
+        elif found.kind == "name":
+            changes = {"knelpunt_contact_name": found.value}
+            message = TEXTS["name_changed"].format(name=found.value)
+        elif found.kind == "contact" and found.email:
+            changes = {"knelpunt_contact_email": found.email}
+            message = TEXTS["email_changed"].format(email=found.email)
+        else:
+            return None
+        dispatcher.utter_message(text=message)
+        return self.ask_again(tracker, domain, changes)
 
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: dict[str, Any]) -> list[str]:
@@ -218,9 +301,14 @@ class ValidateKnelpuntForm(InterruptibleFormValidation):
     async def validate_knelpunt_category(self, value: Any, dispatcher: CollectingDispatcher,
                                          tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         category = kp.normalise_category(str(value or ""))
-        if category is None:
-            dispatcher.utter_message(text=TEXTS["category_unknown"])
-        return {"knelpunt_category": category}
+        if category is not None:
+            return {"knelpunt_category": category, "knelpunt_category_tries": None}
+        tries = int(tracker.get_slot("knelpunt_category_tries") or 0) + 1
+        if tries > CATEGORY_TRIES:  # no loop without a way out: "anders", the team sorts it later
+            dispatcher.utter_message(text=TEXTS["category_other"])
+            return {"knelpunt_category": "anders", "knelpunt_category_tries": None}
+        dispatcher.utter_message(text=TEXTS["category_unknown" if tries == 1 else "category_unknown_again"])
+        return {"knelpunt_category": None, "knelpunt_category_tries": tries}
 
     async def validate_knelpunt_organisations(self, value: Any, dispatcher: CollectingDispatcher,
                                               tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
@@ -242,7 +330,13 @@ class ValidateKnelpuntForm(InterruptibleFormValidation):
             return {}
         if kp.is_unknown_answer(text):
             return {"gemeente": None}  # validate_gemeente marks it as unknown
-        res = await run_in_session(lambda s: resolve_gemeente(s, text))
+        choices = tracker.get_slot("knelpunt_gemeente_choices") or []
+
+        def work(session):
+            chosen = choose_gemeente(session, choices, text) if choices else None
+            return resolve_gemeente(session, chosen or text)
+
+        res = await run_in_session(work)
         if res.status == "found":
             return {"gemeente": res.gemeente_id}
         if res.status == "ambiguous":
@@ -284,8 +378,12 @@ class ValidateKnelpuntForm(InterruptibleFormValidation):
     async def validate_knelpunt_contact_name(self, value: Any, dispatcher: CollectingDispatcher,
                                              tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         name = " ".join(str(value or "").split())
-        if not (2 <= len(name) <= 100) or "@" in name or sum(c.isdigit() for c in name) > 2:
+        problem = answers.name_problem(name)
+        if problem == "not_a_name":
             dispatcher.utter_message(text=TEXTS["name_invalid"])
+            return {"knelpunt_contact_name": None}
+        if problem:
+            dispatcher.utter_message(text=answers.NAME_PROBLEMS[problem])
             return {"knelpunt_contact_name": None}
         return {"knelpunt_contact_name": name}
 
@@ -399,20 +497,61 @@ class ActionAskKnelpuntContactEmail(_Ask):
 # --- around the form ------------------------------------------------------------------------------
 
 
+async def answer_complaint(dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any],
+                           topic: str | None) -> list[EventType]:
+    """Answer first: the regelingen of the topic the complaint asks about, and who in the user's
+    gemeente helps when one is stuck between loketten (the knelpunt offer comes after this)."""
+    events: list[EventType] = []
+    if topic:
+        from actions.knowledge import (  # the topic answer, as for a question
+            LAST_QUERY_SLOT,
+            _answer,
+        )
+
+        query = await _answer(dispatcher, tracker, topic)
+        events.append(SlotSet(LAST_QUERY_SLOT, query))
+    gemeente_id = tracker.get_slot("gemeente")
+    r = await run_in_session(lambda s: route(s, gemeente_id)) if gemeente_id else None
+    if r is not None and r.has_team:
+        dispatcher.utter_message(text=TEXTS["routing"].format(gemeente=r.gemeente.name, team=r.team.name),
+                                 buttons=[{"title": "Praat met een makelaar", "payload": "/request_human"}])
+    elif r is not None:
+        dispatcher.utter_message(text=no_team_text(r))
+    elif not topic:
+        dispatcher.utter_message(text=TEXTS["routing_unknown"])
+    return events
+
+
+def offer_message(dispatcher: CollectingDispatcher, answered: bool) -> None:
+    dispatcher.utter_message(text=TEXTS["offer_after_answer" if answered else "offer"],
+                             buttons=[{"title": "Ja, meld het", "payload": "/affirm"},
+                                      {"title": "Nee", "payload": "/deny"}])
+
+
+def candidate_from(tracker: Tracker) -> str | None:
+    text = _text(tracker)
+    return text[:kp.MAX_TEXT] if text and not text.startswith("/") else None
+
+
 class ActionOfferKnelpunt(Action):
-    """A described complaint: offer to report it, and remember the message as the description."""
+    """A described complaint: answer what it asks (if anything), then offer to report it; the
+    message is remembered as the description."""
 
     def name(self) -> str:
         return "action_offer_knelpunt"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        text = _text(tracker)
-        candidate = text[:kp.MAX_TEXT] if text and not text.startswith("/") else None
-        dispatcher.utter_message(text=TEXTS["offer"],
-                                 buttons=[{"title": "Ja, meld het", "payload": "/affirm"},
-                                          {"title": "Nee", "payload": "/deny"}])
-        return [SlotSet("knelpunt_candidate", candidate)]
+        events: list[EventType] = []
+        asks = answers.is_question(_text(tracker))
+        if asks:
+            ranking = tracker.latest_message.get("intent_ranking") or []
+            # The classifier is sure it is a complaint, so the topic gets little confidence; the
+            # best topic right after it is still the subject the question is about.
+            topic = fallback_plan.topic_from_ranking(ranking, 0.0, within=fallback_plan.TOPIC_RANKS)
+            events += await answer_complaint(dispatcher, tracker, domain, topic)
+        offer_message(dispatcher, answered=asks)
+        return [*events, SlotSet("knelpunt_candidate", candidate_from(tracker))]
 
 
 class ActionKnelpuntPrefill(Action):
@@ -424,7 +563,7 @@ class ActionKnelpuntPrefill(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         candidate = tracker.get_slot("knelpunt_candidate")
-        events: list[EventType] = [SlotSet("knelpunt_candidate", None)]
+        events: list[EventType] = [SlotSet("knelpunt_candidate", None), SlotSet("knelpunt_offered", None)]
         if candidate:
             events += [SlotSet("knelpunt_description", candidate), SlotSet("knelpunt_description_ok", None)]
         return events
@@ -437,7 +576,7 @@ class ActionKnelpuntDeclined(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         dispatcher.utter_message(text=TEXTS["declined"])
-        return [SlotSet("knelpunt_candidate", None)]
+        return [SlotSet("knelpunt_candidate", None), SlotSet("knelpunt_offered", None)]
 
 
 def knelpunt_input(tracker: Tracker) -> kp.KnelpuntInput:

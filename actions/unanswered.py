@@ -41,6 +41,13 @@ async def _record(tracker: Tracker, text: str, reason: str, **kw: Any) -> None:
         log.exception("could not record an unanswered question (reason %s)", reason)
 
 
+async def record_unanswered(tracker: Tracker, text: str, intent: dict[str, Any]) -> None:
+    """A message the bot did not understand, for the weekly review (button payloads are not)."""
+    if text and not text.startswith("/"):
+        await _record(tracker, text, "fallback", intent=intent.get("name"),
+                      confidence=intent.get("confidence"))
+
+
 def previous_exchange(events: list[dict[str, Any]]) -> tuple[str | None, str | None]:
     """The user's question and the bot's answer before the latest user message."""
     users_seen = 0
@@ -67,10 +74,7 @@ class ActionDefaultFallback(Action):
                   domain: dict[str, Any]) -> list[EventType]:
         message = tracker.latest_message or {}
         text = (message.get("text") or "").strip()
-        intent = message.get("intent") or {}
-        if text and not text.startswith("/"):
-            await _record(tracker, text, "fallback", intent=intent.get("name"),
-                          confidence=intent.get("confidence"))
+        await record_unanswered(tracker, text, message.get("intent") or {})
         dispatcher.utter_message(response="utter_default")
         # As Rasa's own fallback: forget the message, so it does not steer the next prediction.
         return [UserUtteranceReverted()]

@@ -488,6 +488,29 @@ def write_json(path: Path, results: list[ConversationResult], run: dict[str, Any
     path.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
+def compare_section(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """Markdown for docs/BENCHMARKS.md: per class, the pass rate before and after (two result JSONs)."""
+    b, a = before["summary"], after["summary"]
+    lines = ["## Conversation set of issue 20 (`python -m bench.dialogues --stack`)", "",
+             f"{a['overall']['conversations']} conversations in {len(a) - 1} classes (tests/conversations/), "
+             "written without looking at the training data and never part of it. The runner drives the "
+             "REST channel and checks what the user sees.", "",
+             f"Before: {before['run'].get('started', '?')}, model `{before['run'].get('model', '?')}`.  ",
+             f"After: {after['run'].get('started', '?')}, model `{after['run'].get('model', '?')}`.", "",
+             "| class | conversations | before | after |", "|---|---:|---:|---:|"]
+    for cls in [c for c in CLASSES if c in a] + ["overall"]:
+        row_b, row_a = b.get(cls, {}), a[cls]
+        before_txt = (f"{row_b['passed']}/{row_b['conversations']} ({row_b['rate'] * 100:.1f} %)"
+                      if row_b else "–")
+        after_txt = f"{row_a['passed']}/{row_a['conversations']} ({row_a['rate'] * 100:.1f} %)"
+        name = f"**{cls}**" if cls == "overall" else cls
+        lines.append(f"| {name} | {row_a['conversations']} | {before_txt} | {after_txt} |")
+    failed = [c for c in after.get("conversations", []) if not c.get("passed")]
+    if failed:
+        lines += ["", "Still failing after: " + ", ".join(f"{c['id']} ({c['class']})" for c in failed) + "."]
+    return "\n".join(lines)
+
+
 # --- the stack -------------------------------------------------------------------------------
 
 
@@ -541,7 +564,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="conversations in parallel")
     parser.add_argument("--timeout", type=float, default=60, help="seconds per turn")
     parser.add_argument("--quiet", action="store_true", help="no progress dots")
+    parser.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"),
+                        help="write the before/after table of two result files into docs/BENCHMARKS.md")
     args = parser.parse_args(argv)
+
+    if args.compare:
+        from bench.report import replace_section
+
+        before, after = (json.loads(p.read_text(encoding="utf-8")) for p in args.compare)
+        section = compare_section(before, after)
+        replace_section(PROJECT_ROOT / "docs" / "BENCHMARKS.md", "dialogues", section)
+        print(section)
+        return 0
 
     try:
         conversations = load_set(args.set)

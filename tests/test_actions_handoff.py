@@ -299,8 +299,11 @@ async def test_stop_returns_nothing_so_the_stop_rule_can_cancel(kb):
 
 async def test_asking_for_a_human_inside_the_form(kb):
     slots, texts, _ = await validate(tracker("ik wil een mens", "request_human", requested="handoff_name",
+                                             slots={"gemeente": "zwolle"},
                                              candidates={"handoff_name": "ik wil een mens"}))
-    assert slots == {"handoff_name": None} and "Daar ben ik al mee bezig" in texts[0]
+    assert slots == {"handoff_name": None, "requested_slot": "handoff_name"}
+    assert texts == ["Dat doe ik: ik zet uw vraag door naar Makelaarsteam Impact Ondernemen Zwolle. Daarvoor "
+                     "heb ik nog een paar antwoorden nodig. Wilt u stoppen? Typ dan 'stop'."]
 
 
 # --- name, contact, consent ------------------------------------------------------------------------

@@ -220,6 +220,31 @@ def gemeente_by_id(session: Session, gemeente_id: str | None) -> models.Gemeente
     return session.get(models.Gemeente, gemeente_id) if gemeente_id else None
 
 
+def gemeente_labels(session: Session, gemeente_id: str | None) -> list[str]:
+    """Every way to name this gemeente (name, plain name, id, aliases, woonplaatsen)."""
+    g = gemeente_by_id(session, gemeente_id)
+    if g is None:
+        return []
+    return [g.name, _base_name(g.name), g.id.replace("-", " "), *(g.aliases or []), *(g.woonplaatsen or [])]
+
+
+def choose_gemeente(session: Session, names: Iterable[str], text: str | None) -> str | None:
+    """The one of `names` (offered as a choice) that the typed answer points at: its own name or
+    alias ("Bergen NH"), or its provincie ("die in Noord-Holland"); None when not exactly one."""
+    folded = f" {normalize(text or '')} "
+    if not folded.strip():
+        return None
+    wanted = {normalize(n) for n in names}
+    hits = []
+    for g in session.execute(select(models.Gemeente)).scalars():
+        if normalize(g.name) not in wanted:
+            continue
+        labels = {normalize(g.name), normalize(g.provincie), *(normalize(a) for a in g.aliases or [])}
+        if any(label and f" {label} " in folded for label in labels):
+            hits.append(g.name)
+    return hits[0] if len(hits) == 1 else None
+
+
 
 
 def gemeente_names(session: Session, ids: Iterable[str | None] | None = None) -> dict[str, str]:

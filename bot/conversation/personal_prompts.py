@@ -17,13 +17,15 @@ BAD_PHONE = "Dit telefoonnummer klopt niet."
 NO_CONTACT = "Ik zie geen e-mailadres of telefoonnummer."
 # both forms
 BAD_NAME = "Dat lijkt geen naam."
+NAME_CHANGED = "Ik heb uw naam aangepast:"  # repeats the corrected name
+CONTACT_CHANGED = "Ik heb uw contactgegevens aangepast:"  # repeats the corrected address or number
 # knelpunt form (actions/knelpunt.py)
 KNELPUNT_ASK_EMAIL = "Wat is uw e-mailadres?"  # answers the name
 KNELPUNT_BAD_EMAIL = "Dit e-mailadres klopt niet."
 KNELPUNT_MAIL_TO = "dan mailen zij u op"  # repeats the address
 
 MARKERS = (HANDOFF_ASK_CONTACT, HANDOFF_CONSENT, BAD_EMAIL, BAD_PHONE, NO_CONTACT, BAD_NAME,
-           KNELPUNT_ASK_EMAIL, KNELPUNT_BAD_EMAIL, KNELPUNT_MAIL_TO)
+           NAME_CHANGED, CONTACT_CHANGED, KNELPUNT_ASK_EMAIL, KNELPUNT_BAD_EMAIL, KNELPUNT_MAIL_TO)
 
 
 def repeats_personal_data(text: str | None) -> bool:

@@ -25,6 +25,17 @@ def is_unknown_answer(text: str | None) -> bool:
     return _fold(text or "").strip(" .!") in {_fold(a) for a in UNKNOWN_ANSWERS}
 
 
+MIN_COMPOUND_PART = 4  # "wet" inside a longer word is too often something else
+# Everyday words one letter away from a keyword: "weten" is not a typo of "wetten".
+NOT_TYPOS = frozenset({"weten"})
+
+
+def _in_compound(keyword: str, word: str) -> bool:
+    """The keyword is a part of a Dutch compound: its start or its end."""
+    return (len(keyword) >= MIN_COMPOUND_PART and len(word) > len(keyword)
+            and (word.endswith(keyword) or word.startswith(keyword)))
+
+
 def normalise_category(text: str | None) -> str | None:
     """Map a button payload or a typed answer ("inkoop", "regels", "financiring") to a category key."""
     folded = _fold(text or "")
@@ -40,11 +51,16 @@ def normalise_category(text: str | None) -> str | None:
             if any((kw in folded) if " " in kw else (kw in words) for kw in keywords)]
     if len(hits) == 1:
         return hits[0]
+    if not hits:  # compounds: "bedrijfspand" ends in "pand", "aanbestedingsregels" names two
+        hits = [key for key, keywords in _CATEGORY_KEYWORDS.items()
+                if any(_in_compound(kw, word) for kw in keywords if " " not in kw for word in words)]
+        if len(hits) == 1:
+            return hits[0]
     if not hits:  # typos: compare word by word with the keywords
         vocabulary = {kw: key for key, kws in _CATEGORY_KEYWORDS.items() for kw in kws if len(kw) > 4}
         scores: Counter[str] = Counter()
         for word in words:
-            if len(word) < 5:
+            if len(word) < 5 or word in NOT_TYPOS:
                 continue
             match = process.extractOne(word, list(vocabulary), scorer=fuzz.ratio, score_cutoff=85)
             if match:

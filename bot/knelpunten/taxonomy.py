@@ -56,15 +56,19 @@ UNKNOWN_ANSWERS = {
 
 _CATEGORY_KEYWORDS: dict[str, tuple[str, ...]] = {
     "wet_regelgeving": ("wet", "wetten", "wetgeving", "regel", "regels", "regelgeving", "wettelijk",
-                        "rechtsvorm", "belasting", "fiscaal", "vergunning"),
-    "uitvoering_loket": ("uitvoering", "loket", "kastje", "muur", "afdeling", "ambtenaar",
-                         "aanspreekpunt", "procedure", "wachttijd", "bureaucratie", "formulier"),
-    "financiering": ("financiering", "geld", "subsidie", "subsidies", "lening", "bank", "krediet",
-                     "fonds", "investering", "investeerder", "financier"),
+                        "wettelijke", "rechtsvorm", "belasting", "fiscaal", "vergunning", "verordening",
+                        "wetten en regels"),
+    "uitvoering_loket": ("uitvoering", "loket", "kastje", "muur", "afdeling", "ambtenaar", "ambtenaren",
+                         "aanspreekpunt", "procedure", "wachttijd", "bureaucratie", "formulier", "balie",
+                         "doorgestuurd", "behandeling"),
+    "financiering": ("financiering", "geld", "subsidie", "subsidies", "lening", "leningen", "bank",
+                     "krediet", "fonds", "investering", "investeerder", "investeerders", "financier",
+                     "financieren", "gefinancierd", "kapitaal"),
     "inkoop_aanbesteding": ("inkoop", "aanbesteding", "aanbestedingen", "aanbesteden", "tender",
-                            "opdracht", "opdrachten", "inschrijving", "referenties", "social return"),
+                            "opdracht", "opdrachten", "inschrijving", "referenties", "social return",
+                            "inkoper", "bestek", "gunning"),
     "vastgoed_ruimte": ("vastgoed", "ruimte", "pand", "panden", "huisvesting", "bedrijfsruimte",
-                        "locatie", "gebouw", "huur", "werkplaats"),
+                        "locatie", "gebouw", "huur", "werkplaats", "kavel"),
     "anders": ("anders", "iets anders", "overig", "overige"),
 }
 
