@@ -107,6 +107,7 @@ def training_data() -> TrainingData:
         example("inschrijven bij de Kamer van Koophandel", "ask", [("organisatie", "Kamer van Koophandel")]),
         example("ik heb een stichting", "inform", [("rechtsvorm", "stichting")]),
         example("wij zitten in Zwolle", "inform", [("gemeente", "Zwolle")]),
+        example("hulp van de gemeente", "ask", [("organisatie", "gemeente")]),
         example("mijn postcode is 8011 AB", "inform", [("postcode", "8011 AB")]),
     ]
     return TrainingData(examples, entity_synonyms={"Kamer van Koophandel": "KVK", "kvk": "KVK"},
@@ -144,6 +145,12 @@ def test_the_trained_extractor_finds_annotated_phrases_synonyms_postcodes_and_pl
     # places come from the knowledge, not from the training data: Tilburg is in no example
     assert entities(component, "wij zitten in Tilburg") == [("gemeente", "Tilburg", "Tilburg")]
     assert entities(component, "   ") == []
+
+
+def test_the_word_gemeente_before_a_place_name_is_part_of_the_place(extractor):
+    component = KnowledgeEntityExtractor.load({}, extractor, Resource("ents"), CTX)
+    assert entities(component, "opdrachten van de gemeente Tilburg") == [("gemeente", "Tilburg", "Tilburg")]
+    assert entities(component, "subsidie van de gemeente") == [("organisatie", "gemeente", "gemeente")]
 
 
 def test_a_typo_in_a_topic_gives_the_topic(extractor):
