@@ -145,6 +145,7 @@ def test_the_trained_extractor_finds_annotated_phrases_synonyms_postcodes_and_pl
     # places come from the knowledge, not from the training data: Tilburg is in no example
     assert entities(component, "wij zitten in Tilburg") == [("gemeente", "Tilburg", "Tilburg")]
     assert entities(component, "   ") == []
+    assert entities(component, "hallo daar") == []
 
 
 def test_the_word_gemeente_before_a_place_name_is_part_of_the_place(extractor):

@@ -79,7 +79,8 @@ def names_before_places_dropped(text: str, matches: list[Match]) -> list[Match]:
     """"gemeente Zwolle" names a place, not the organisation gemeente: the training data annotates
     the word as organisatie, except right before a place name."""
     out = []
-    for match, following in zip(matches, [*matches[1:], None], strict=True):
+    for i, match in enumerate(matches):
+        following = matches[i + 1] if i + 1 < len(matches) else None
         if (following is not None and following.entity in PLACE_TYPES and match.entity not in PLACE_TYPES
                 and not text[match.end:following.start].strip()):
             continue
