@@ -51,7 +51,8 @@ def test_nonsense(text):
     assert is_nonsense(text)
 
 
-@pytest.mark.parametrize("text", ["btw", "kvk nummer", "wat is een bv?", "mkb krediet"])
+@pytest.mark.parametrize("text", ["btw", "kvk nummer", "wat is een bv?", "mkb krediet", "rechtsvorm?",
+                                  "bestemmingsplan", "3581KP", "Impact030"])
 def test_short_abbreviations_are_not_nonsense(text):
     assert not is_nonsense(text)
 
@@ -66,6 +67,15 @@ def test_detector_puts_english_on_top_and_keeps_the_classifier_ranking():
     intent, new_ranking = decide("Which permit do I need for my shop?", ranking[0], ranking, 0.45)
     assert intent == {"name": "english", "confidence": 1.0}
     assert [r["name"] for r in new_ranking] == ["english", "ask_permits"]
+
+
+def test_detector_sends_code_and_random_letters_to_the_fallback():
+    ranking = [{"name": "ask_assignments", "confidence": 0.9}, {"name": "ask_btw", "confidence": 0.05}]
+    intent, new_ranking = decide("SELECT naam FROM klanten WHERE 1=1", ranking[0], ranking, 0.45)
+    assert intent == {"name": "nlu_fallback", "confidence": 0.45}
+    assert [r["name"] for r in new_ranking] == ["nlu_fallback", "ask_assignments", "ask_btw"]
+    intent, _ = decide("/request_human", {"name": "request_human", "confidence": 1.0}, [], 0.45)
+    assert intent["name"] == "request_human"  # a button payload is no text to judge
 
 
 def test_detector_never_leaves_english_on_a_dutch_message():

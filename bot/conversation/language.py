@@ -36,7 +36,7 @@ _CODE = re.compile(r"(?:'\s*;|;\s*--|--\s*$|/\*|\*/|==|\b\w+\s*=\s*\w+\b.*\bwher
                    r"\binsert\s+into\b|\bdelete\s+from\b|\bunion\s+select\b|\bwhere\s+\d+\s*=\s*\d+)",
                    re.IGNORECASE)
 _VOWELS = set("aeiouy")
-MASH_CONSONANTS = 5  # "asdfghjkl": Dutch words rarely have five consonants in a row
+MASH_CONSONANTS = 6
 
 
 def words(text: str) -> list[str]:
@@ -63,8 +63,10 @@ def is_english(text: str) -> bool:
 
 
 def _mashed(word: str) -> bool:
-    """Letters typed at random; short words without vowels are abbreviations (btw, kvk, mkb)."""
-    if len(word) < 5:
+    """Letters typed at random: six consonants in a row ("asdfghjkl"; Dutch compounds such as
+    "rechtsvorm" or "bestemmingsplan" have five at most), or a long word without vowels. Short
+    words without vowels are abbreviations (btw, kvk, mkb); words with digits are numbers or codes."""
+    if len(word) < 5 or any(ch.isdigit() for ch in word):
         return False
     run = longest = 0
     for ch in word:

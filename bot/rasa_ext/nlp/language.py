@@ -1,5 +1,7 @@
 """English messages get the intent `english`, Dutch ones never: the function-word test of
-bot/conversation/language.py decides, not the classifier.
+bot/conversation/language.py decides, not the classifier. Text in no language at all (code, SQL,
+emoji, random letters) gets nlu_fallback, so the fallback shows its menu instead of a topic answer
+the classifier guessed from a word like "select".
 
 The tf-idf classifier alone reads an English question about subsidies as a Dutch topic question (the
 topic words are the same) and a Dutch question with "startup" or "funding" in it might lean English.
@@ -25,7 +27,7 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.conversation.language import is_english
+from bot.conversation.language import is_english, is_nonsense
 
 ENGLISH = "english"
 FALLBACK = "nlu_fallback"
@@ -34,6 +36,9 @@ FALLBACK = "nlu_fallback"
 def decide(text: str, intent: dict | None, ranking: list[dict], threshold: float) -> tuple[dict, list[dict]]:
     """The (intent, ranking) after the language test; plain dicts, so it is testable without Rasa."""
     ranking = [r for r in ranking or [] if r.get(INTENT_NAME_KEY) != ENGLISH]
+    if is_nonsense(text) and not text.startswith("/"):
+        top = {INTENT_NAME_KEY: FALLBACK, PREDICTED_CONFIDENCE_KEY: threshold}
+        return top, [top, *(r for r in ranking if r.get(INTENT_NAME_KEY) != FALLBACK)]
     if is_english(text):
         top = {INTENT_NAME_KEY: ENGLISH, PREDICTED_CONFIDENCE_KEY: 1.0}
         return top, [top, *ranking]
