@@ -143,10 +143,6 @@ def _interrupt(signum, _frame) -> None:
 
 
 def cmd_run(args, settings: Settings) -> int:
-    from bot.cli.knowledge import cmd_knowledge_load
-    from bot.cli.train import train
-    from bot.db import upgrade
-
     # Local state (databases, logs, mail) readable by this user only, also files the servers make.
     os.umask(0o077)
     # Until the servers run, SIGTERM (systemd, a container) and SIGINT stop us like Ctrl-C; SIGINT
@@ -154,13 +150,17 @@ def cmd_run(args, settings: Settings) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return _run(args, settings, upgrade, cmd_knowledge_load, train)
+        return _run(args, settings)
     except KeyboardInterrupt:
         print("\nGestopt.", flush=True)
         return 0
 
 
-def _run(args, settings: Settings, upgrade, cmd_knowledge_load, train) -> int:
+def _run(args, settings: Settings) -> int:
+    from bot.cli.knowledge import cmd_knowledge_load
+    from bot.cli.train import train
+    from bot.db import upgrade
+
     ensure_private_dir(settings.data_dir)
     print("1/4 Database bijwerken ...", flush=True)
     upgrade(settings.database_url)
