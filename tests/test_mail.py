@@ -160,6 +160,8 @@ async def test_a_message_is_shown_decoded_and_escaped(client):
     assert "Vraag van café De Bakkerij" in html  # decoded, not quoted-printable
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "LKT-2026-000123" in html
+    assert "<dt>Aan</dt><dd>team-zwolle@example.nl</dd>" in html
+    assert "06-12-2026 06:30 (UTC)" in html
 
 
 @pytest.mark.parametrize("name", ["..%2Floket.db", "secret_key", "x.txt", ".eml", "..%2F..%2Fetc%2Fpasswd"])

@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
+from datetime import timezone
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -35,6 +37,17 @@ class Mail:
     subject: str
 
 
+def when(msg: EmailMessage) -> str:
+    """The Date header as the portal shows times: 06-12-2026 06:30 (UTC)."""
+    try:
+        moment = parsedate_to_datetime(str(msg.get("Date", "")))
+    except (TypeError, ValueError):
+        return str(msg.get("Date", "")) or "-"
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%d-%m-%Y %H:%M") + " (UTC)"
+
+
 def _message(path: Path, headers_only: bool = False) -> EmailMessage:
     with path.open("rb") as f:
         return BytesParser(policy=policy.default).parse(f, headersonly=headers_only)
@@ -50,7 +63,7 @@ def list_mail(mail_dir: Path, limit: int = MAX_LISTED) -> list[Mail]:
             msg = _message(path, headers_only=True)
         except OSError:  # pruned meanwhile
             continue
-        found.append(Mail(path.name, str(msg.get("Date", "")), str(msg.get("From", "")),
+        found.append(Mail(path.name, when(msg), str(msg.get("From", "")),
                           str(msg.get("To", "")), str(msg.get("Subject", ""))))
     return found
 
@@ -88,7 +101,9 @@ async def mail_detail(request: web.Request) -> dict:
         raise web.HTTPNotFound(text="Dit bericht bestaat niet (meer).")
     raw = await asyncio.to_thread((mail_dir / name).read_bytes)
     msg = BytesParser(policy=policy.default).parsebytes(raw)
-    return {"name": name, "headers": [(k, str(v)) for k, v in msg.items()], "body": body_text(msg),
+    headers = [("Van", str(msg.get("From", "-"))), ("Aan", str(msg.get("To", "-"))),
+               ("Onderwerp", str(msg.get("Subject", "-"))), ("Verstuurd", when(msg))]
+    return {"name": name, "headers": headers, "body": body_text(msg),
             "raw": raw.decode("utf-8", errors="replace")}
 
 
