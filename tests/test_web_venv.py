@@ -21,6 +21,9 @@ from bot import db
 from bot.settings import PROJECT_ROOT
 from tests.support.stack import free_port
 
+# a second pytest run and a server from the other venv: the slow tier, not `make check`
+pytestmark = pytest.mark.stack
+
 VENV_WEB = PROJECT_ROOT / ".venv-web" / "bin" / "python"
 # What the web app imports: none of it may import Rasa (DESIGN.md: core without Rasa).
 WEB_SIDE = ["bot/web", "bot/edge", "bot/handoffs", "bot/knowledge", "bot/conversation", "bot/knelpunten",
