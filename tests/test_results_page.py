@@ -9,7 +9,18 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine, func, select
+from sqlalchemy import (
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    func,
+    select,
+)
 
 from bot import models
 from bot.conversation import stats
@@ -18,6 +29,7 @@ from bot.settings import load_settings
 from bot.web.app import create_app
 from bot.web.auth import create_user
 from bot.web.maintenance import count_then_purge
+from bot.web.results import COLUMNS
 from tests.support.web import PASSWORD, login, parse_table
 
 NOW = datetime(2026, 12, 10, 12, 0)
@@ -73,7 +85,7 @@ CONVERSATIONS = {
     # older than the retention period: never counted again
     "old": ("2026-11-01", [user("wat is de wbso", "ask_innovation"), *ANSWER]),
 }
-HEADER = [h for _, h in __import__("bot.web.results", fromlist=["COLUMNS"]).COLUMNS]
+HEADER = [h for _, h in COLUMNS]
 
 
 def seed_tracker(url: str) -> None:
