@@ -23,6 +23,8 @@ def test_a_100_kib_body_is_refused_with_413_and_a_normal_message_works(bot_stack
     resp = requests.post(f"{bot_stack.rasa_url}/webhooks/rest/webhook", data=body,
                          headers={"Content-Type": "application/json"}, timeout=60)
     assert resp.status_code == 413
+    # the same Dutch answer as for a message that is too long, in the channel's shape
+    assert "Uw bericht is te lang" in _texts(resp.json())
     assert "digitale assistent" in _texts(bot_stack.say("size-normal", "Hallo"))
 
 

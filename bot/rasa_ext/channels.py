@@ -30,6 +30,7 @@ from rasa.core.channels.channel import (
 from rasa.core.channels.rest import RestInput
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
 from sanic import Blueprint, response
+from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -37,6 +38,7 @@ from bot.edge.gate import (
     HUMAN_BUTTON,
     REPLY_ERROR,
     REPLY_INVALID,
+    REPLY_TOO_LONG,
     EdgeConfig,
     EdgeGate,
     client_ip,
@@ -125,6 +127,11 @@ def _bot_message(recipient_id: str, text: str) -> dict[str, Any]:
     return {"recipient_id": recipient_id, "text": text}
 
 
+async def payload_too_large(request: Request, exc: Exception) -> HTTPResponse:
+    limit = get_gate().config.max_message_chars
+    return response.json([_bot_message("", REPLY_TOO_LONG.format(limit=limit))], status=413)
+
+
 class LoketRestInput(RestInput):
     """Rasa's REST channel (name "rest": /webhooks/rest/webhook) behind the EdgeGate."""
 
@@ -142,6 +149,12 @@ class LoketRestInput(RestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
+
+        @webhook.listener("before_server_start")
+        async def dutch_payload_too_large(app: Any, _loop: Any) -> None:
+            # Sanic refuses a body over REQUEST_MAX_SIZE before any route runs; answer it the way
+            # the channel answers a message that is too long, in Dutch, as a list of bot messages.
+            app.error_handler.add(PayloadTooLarge, payload_too_large)
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
