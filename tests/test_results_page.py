@@ -24,11 +24,11 @@ from sqlalchemy import (
 
 from bot import models
 from bot.conversation import stats
+from bot.conversation.stats import count_then_purge
 from bot.db import session_scope
 from bot.settings import load_settings
 from bot.web.app import create_app
 from bot.web.auth import create_user
-from bot.web.maintenance import count_then_purge
 from bot.web.results import COLUMNS
 from tests.support.web import PASSWORD, login, parse_table
 
@@ -204,3 +204,18 @@ def test_figures_outlive_the_purge_of_the_conversations(counted, tmp_path):
     count_then_purge(counted, settings, now=later)
     with session_scope(counted) as s:
         assert s.execute(select(func.count()).select_from(models.ConversationStat)).scalar_one() == 5
+
+
+def test_loket_purge_counts_the_results_before_it_purges(loaded, tmp_path, monkeypatch):
+    """A deployment that purges by cron (`loket purge`) keeps the figures as the web app's job does."""
+    from bot.cli import main
+
+    tracker_url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    monkeypatch.setenv("LOKET_TRACKER_DB_URL", tracker_url)
+    seed_tracker(tracker_url)
+    from bot import settings as settings_module
+
+    settings_module.get_settings.cache_clear()
+    assert main(["purge", "--now", NOW.isoformat(timespec="seconds")]) == 0
+    with session_scope(loaded) as s:
+        assert s.execute(select(func.sum(models.ConversationStat.conversations))).scalar_one() == 6

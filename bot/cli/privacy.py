@@ -24,13 +24,14 @@ def _parse_now(value: str | None) -> datetime | None:
 
 
 def cmd_purge(args, settings: Settings) -> int:
+    from bot.conversation.stats import count_then_purge
     from bot.db import get_engine, upgrade
-    from bot.privacy import install_log_redaction, purge
+    from bot.privacy import install_log_redaction
 
     install_log_redaction()
     upgrade(settings.database_url)
-    report = purge(get_engine(settings.database_url), settings.tracker_db_url, now=args.now,
-                   settings=settings)
+    # the results page's figures are counted before the conversations they come from are purged
+    report = count_then_purge(get_engine(settings.database_url), settings, now=args.now)
     print(f"Opgeschoond: {report.summary_nl()}.")
     return 0
 

@@ -19,6 +19,7 @@ How a conversation counts (every conversation is attributed to the day of its fi
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -30,8 +31,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bot import models
+from bot import models, privacy
 from bot.db import session_scope
+
+log = logging.getLogger(__name__)
 
 ANSWER_ACTIONS = frozenset({
     "action_answer_topic", "action_more_info", "action_other_results", "utter_faq",
@@ -294,3 +297,14 @@ def total(rows: Iterable[Period]) -> Period:
         for name in COUNTS:
             counts[name] += p.counts[name]
     return Period("totaal", counts)
+
+
+def count_then_purge(engine: Engine, settings, now=None) -> privacy.PrivacyReport:
+    """Count the results of the conversations first (anonymous, models.ConversationStat), then purge:
+    the figures outlive the conversations they were counted from."""
+    now = now or models.utcnow()
+    try:
+        aggregate(engine, settings.tracker_db_url, now, settings.conversation_retention_days)
+    except Exception:  # the purge must run anyway: personal data has a deadline, figures do not
+        log.exception("counting the conversation results failed")
+    return privacy.purge(engine, settings.tracker_db_url, now, settings)

@@ -17,7 +17,7 @@ import logging
 
 from aiohttp import web
 
-from bot import models, privacy
+from bot import privacy
 from bot.conversation import stats
 from bot.edge.ratelimit import MemoryBuckets
 from bot.settings import Settings
@@ -68,23 +68,12 @@ async def post_forget(request: web.Request) -> web.Response:
     )
 
 
-def count_then_purge(engine, settings: Settings, now=None) -> privacy.PrivacyReport:
-    """Count the results of the conversations first (anonymous, models.ConversationStat), then purge:
-    the figures outlive the conversations they were counted from."""
-    now = now or models.utcnow()
-    try:
-        stats.aggregate(engine, settings.tracker_db_url, now, settings.conversation_retention_days)
-    except Exception:  # the purge must run anyway: personal data has a deadline, figures do not
-        log.exception("counting the conversation results failed")
-    return privacy.purge(engine, settings.tracker_db_url, now, settings)
-
-
 async def _purge_loop(app: web.Application, interval_s: float) -> None:
     settings: Settings = app["settings"]
     await asyncio.sleep(min(FIRST_PURGE_DELAY_S, interval_s))
     while True:
         try:
-            report = await asyncio.to_thread(count_then_purge, app["engine"], settings)
+            report = await asyncio.to_thread(stats.count_then_purge, app["engine"], settings)
             app["last_purge"] = report
         except Exception:  # keep the schedule; the next run tries again
             log.exception("scheduled privacy purge failed")
