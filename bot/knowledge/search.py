@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import re
 import threading
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from sqlalchemy.orm import Session
 from bot import models
 from bot.knowledge import review
 from bot.knowledge.cache import PerKnowledgeLoad
+from bot.text import normalize
 
 THEME_BOOST = 2.0
 # FTS5 bm25 column weights: name, keywords, provider, body, themes (the order of the virtual table).
@@ -77,17 +77,9 @@ COMMON_MIN_DOCS = 500
 # --- words --------------------------------------------------------------------------------------
 
 
-def normalize(value: str) -> str:
-    """Lower case without accents; "R&D" and "S & O" become "rd" and "so"."""
-    value = value.lower()
-    if not value.isascii():
-        value = unicodedata.normalize("NFKD", value)
-        value = "".join(c for c in value if not unicodedata.combining(c))
-    return _AMPERSAND.sub("", value)
-
-
 def words(value: str) -> list[str]:
-    return [w for w in _WORD.findall(normalize(value)) if len(w) > 1]
+    """The folded words (bot/text.py) of `value`; "R&D" and "S & O" become "rd" and "so"."""
+    return [w for w in _WORD.findall(normalize(_AMPERSAND.sub("", value.lower()))) if len(w) > 1]
 
 
 _stemmer = snowballstemmer.stemmer("dutch")
