@@ -240,8 +240,23 @@ def _slot_events(stack) -> list[tuple[str, str, object]]:
     return out
 
 
+def _submitted(stack) -> tuple[int, int]:
+    """Handoffs and knelpunten in the stack's database (the stack is shared with other tests)."""
+    from bot import models
+    from bot.db import make_engine
+
+    engine = make_engine(stack.database_url)
+    try:
+        with engine.connect() as conn:
+            return (conn.execute(select(func.count()).select_from(models.Handoff)).scalar(),
+                    conn.execute(select(func.count()).select_from(models.Knelpunt)).scalar())
+    finally:
+        engine.dispose()
+
+
 def test_ten_thousand_hostile_messages(stack):
     corpus = build_corpus(COUNT)
+    before = _submitted(stack)
     started = time.monotonic()
     stats = asyncio.run(_send_all(f"{stack.rasa_url}/webhooks/rest/webhook", corpus))
     wall = time.monotonic() - started
@@ -257,8 +272,9 @@ def test_ten_thousand_hostile_messages(stack):
     reply = stack.say("after-the-storm", "Hallo")
     assert "digitale assistent" in " ".join(m.get("text", "") for m in reply)
 
-    # no slot holds anything injected through a payload or metadata
-    slots = _slot_events(stack)
+    # no slot of the hostile conversations holds anything injected through a payload or metadata
+    senders = {sender for sender, _ in corpus}
+    slots = [(s, name, value) for s, name, value in _slot_events(stack) if s in senders]
     assert slots, "the trackers were not stored"
     injected = [(s, name, value) for s, name, value in slots if MARK.lower() in str(value).lower()]
     assert injected == []
@@ -266,16 +282,7 @@ def test_ten_thousand_hostile_messages(stack):
                 and v is True]
 
     # and no form was submitted by it
-    from bot import models
-    from bot.db import make_engine
-
-    engine = make_engine(stack.database_url)
-    try:
-        with engine.connect() as conn:
-            assert conn.execute(select(func.count()).select_from(models.Handoff)).scalar() == 0
-            assert conn.execute(select(func.count()).select_from(models.Knelpunt)).scalar() == 0
-    finally:
-        engine.dispose()
+    assert _submitted(stack) == before
 
 
 def test_the_http_api_needs_the_token(stack):
