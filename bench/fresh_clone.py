@@ -45,9 +45,10 @@ def fresh_clone(dest: Path) -> Path:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This environment without what points into this checkout (its venv, its Rasa cache)."""
+    """This environment without what points into this checkout (its venv, its Rasa cache, its code)."""
+    # PYTHONPATH too: with it the clone's `loket` would import this checkout's bot/ and train here
     env = {k: v for k, v in os.environ.items()
-           if k not in ("VIRTUAL_ENV", "RASA_CACHE_DIRECTORY") and not k.startswith("LOKET_")}
+           if k not in ("VIRTUAL_ENV", "RASA_CACHE_DIRECTORY", "PYTHONPATH") and not k.startswith("LOKET_")}
     return {**env, **extra}
 
 
