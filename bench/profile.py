@@ -29,7 +29,7 @@ PY_SPY = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
 
 # Stage of a turn: the outermost matching function on the stack (checked from the root down).
 STAGES: list[tuple[str, str]] = [
-    ("parse_message", "NLU pipeline (tokenizer, featurizers, DIET, ResponseSelector)"),
+    ("parse_message", "NLU pipeline (entities, tf-idf intent and FAQ, fallback, language)"),
     ("_run_prediction_loop", "dialogue: policies and actions"),
     ("_predict_next_with_tracker", "dialogue: policy prediction (TED, rules, memoization)"),
     ("fetch_tracker_with_initial_session", "tracker store: load"),

@@ -98,3 +98,19 @@ def test_report_pools_the_predictions_of_all_folds():
     macro = (report["greet"]["f1-score"] + report["ask_btw"]["f1-score"]) / 2
     assert report["macro avg"]["f1-score"] == pytest.approx(macro)
     assert errors == [results[3]]
+
+
+def test_the_folds_train_the_pipeline_without_the_english_routing(tmp_path):
+    import yaml
+
+    from bench.nlu import ROUTING_COMPONENTS, classifier_config
+    from bot.settings import PROJECT_ROOT
+
+    full = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text())
+    names = [c["name"] for c in full["pipeline"]]
+    assert set(ROUTING_COMPONENTS) <= set(names)
+    folds = yaml.safe_load(classifier_config(PROJECT_ROOT / "config.yml", tmp_path / "c.yml").read_text())
+    kept = [c["name"] for c in folds["pipeline"]]
+    assert kept == [n for n in names if n not in ROUTING_COMPONENTS]
+    assert "bot.rasa_ext.nlp.TfidfIntentClassifier" in kept
+    assert folds["policies"] == full["policies"] and folds["language"] == "nl"
