@@ -13,9 +13,8 @@ from actions.conversation import ActionAnswerEnglish, ActionAnswerFollowup, Acti
 from actions.fallback import MENU, ActionHandleFallback
 from actions.handoff import ValidateHandoffForm
 from actions.knelpunt import ActionOfferKnelpunt, ValidateKnelpuntForm
-from bot.knowledge.loader import load
-from bot.settings import PROJECT_ROOT
 from tests.support.domain import load_domain
+from tests.support.knowledge import default_engine_with_knowledge
 from tests.support.trackers import tracker, user_event
 
 DOMAIN = load_domain()
@@ -24,23 +23,7 @@ DOMAIN = load_domain()
 @pytest.fixture(scope="module")
 def kb(tmp_path_factory):
     """One database with the production knowledge for this module."""
-    from bot import db, settings
-
-    mp = pytest.MonkeyPatch()
-    tmp = tmp_path_factory.mktemp("conversation-actions")
-    url = f"sqlite:///{tmp / 'loket.db'}"
-    mp.setenv("LOKET_DATABASE_URL", url)
-    mp.setenv("LOKET_DATA_DIR", str(tmp / "var"))
-    settings.get_settings.cache_clear()
-    db.get_engine.cache_clear()
-    db.upgrade(url)
-    engine = db.get_engine()
-    load(engine, PROJECT_ROOT / "knowledge")
-    yield engine
-    engine.dispose()
-    db.get_engine.cache_clear()
-    settings.get_settings.cache_clear()
-    mp.undo()
+    yield from default_engine_with_knowledge(tmp_path_factory.mktemp("conversation-actions"))
 
 
 def slot_events(events) -> dict:

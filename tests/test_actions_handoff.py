@@ -25,10 +25,10 @@ from actions.handoff import (
 from bot import models
 from bot.db import session_scope
 from bot.handoffs import outbox
-from bot.knowledge.loader import load
-from bot.settings import PROJECT_ROOT, load_settings
+from bot.settings import load_settings
 from tests.support.domain import load_domain
 from tests.support.fakes import Inbox
+from tests.support.knowledge import default_engine_with_knowledge
 from tests.support.stack import free_port
 from tests.support.trackers import FORM, tracker, user_event
 
@@ -38,23 +38,7 @@ DOMAIN = load_domain()
 @pytest.fixture(scope="module")
 def kb_module(tmp_path_factory):
     """One database with the production knowledge for this module (loading it per test is slow)."""
-    from bot import db, settings
-
-    mp = pytest.MonkeyPatch()
-    tmp = tmp_path_factory.mktemp("handoff-actions")
-    url = f"sqlite:///{tmp / 'loket.db'}"
-    mp.setenv("LOKET_DATABASE_URL", url)  # the actions use the default engine
-    mp.setenv("LOKET_DATA_DIR", str(tmp / "var"))
-    settings.get_settings.cache_clear()
-    db.get_engine.cache_clear()
-    db.upgrade(url)
-    engine = db.get_engine()
-    load(engine, PROJECT_ROOT / "knowledge")
-    yield engine
-    engine.dispose()
-    db.get_engine.cache_clear()
-    settings.get_settings.cache_clear()
-    mp.undo()
+    yield from default_engine_with_knowledge(tmp_path_factory.mktemp("handoff-actions"))
 
 
 @pytest.fixture

@@ -12,17 +12,12 @@ from bot import models
 from bot.db import make_engine, session_scope
 from bot.web.auth import create_user
 from tests.support import FIXTURE_KNOWLEDGE
-from tests.support.browser import DESKTOP, new_page
+from tests.support.browser import desktop_page, serious_axe_problems, serve_web
 from tests.support.stack import Stack, make_stack
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "browser-wachtwoord-123"
-AXE_RUN = """async () => {
-    const r = await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']});
-    return r.violations.filter(v => ['serious', 'critical'].includes(v.impact))
-                       .map(v => v.id + ': ' + v.nodes.length);
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -35,14 +30,7 @@ def web(tmp_path_factory, browser) -> Iterator[Stack]:
             create_user(s, "redactie", PASSWORD, "coordinatie", display_name="Redactie Test")
     finally:
         engine.dispose()
-    try:
-        st.start("web")
-        yield st
-    except Exception:
-        print(f"--- web log ---\n{st.log('web')[-4000:]}")
-        raise
-    finally:
-        st.stop_all()
+    yield from serve_web(st)
 
 
 def log_in(page, web: Stack) -> None:
@@ -61,10 +49,7 @@ def statuses(page) -> dict[str, str]:
 
 
 def test_filter_read_and_mark_as_checked(web, browser, artifacts):
-    context = browser.new_context(viewport=DESKTOP, locale="nl-NL")
-    context.set_default_timeout(30_000)
-    page = new_page(context)
-    try:
+    with desktop_page(browser) as page:
         log_in(page, web)
         page.get_by_role("link", name="Inhoud", exact=True).click()
         page.wait_for_url("**/coordinatie/inhoud")
@@ -101,8 +86,6 @@ def test_filter_read_and_mark_as_checked(web, browser, artifacts):
         assert "Redactie Test" in page.locator("#rij-regeling-wbso").inner_text()
         page.screenshot(path=str(artifacts / "content-after.png"), full_page=True)
         assert page.js_errors == []
-    finally:
-        context.close()
 
     engine = make_engine(web.database_url)
     try:
@@ -115,9 +98,7 @@ def test_filter_read_and_mark_as_checked(web, browser, artifacts):
 
 def test_content_page_has_no_serious_accessibility_problems(web, browser, axe_source):
     # bypass_csp only lets the test inject axe-core; the page itself runs no script.
-    context = browser.new_context(viewport=DESKTOP, locale="nl-NL", bypass_csp=True)
-    page = context.new_page()
-    try:
+    with desktop_page(browser, bypass_csp=True) as page:
         log_in(page, web)
         problems = {}
         for path in ("/coordinatie/inhoud", "/coordinatie/inhoud?status=klaar",
@@ -125,10 +106,7 @@ def test_content_page_has_no_serious_accessibility_problems(web, browser, axe_so
             page.goto(f"{web.web_url}{path}")
             for summary in page.get_by_text("Tekst bekijken").all():
                 summary.click()  # the opened texts are checked too
-            page.add_script_tag(content=axe_source)
-            result = page.evaluate(AXE_RUN)
+            result = serious_axe_problems(page, axe_source)
             if result:
                 problems[path] = result
         assert problems == {}
-    finally:
-        context.close()

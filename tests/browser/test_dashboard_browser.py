@@ -19,7 +19,13 @@ from bot import models
 from bot.conversation import unanswered
 from bot.db import make_engine, session_scope
 from bot.web.auth import create_user
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP
+from tests.support.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    desktop_page,
+    serious_axe_problems,
+    serve_web,
+)
 from tests.support.stack import Stack, make_stack
 
 pytestmark = pytest.mark.browser
@@ -68,14 +74,7 @@ def web(tmp_path_factory, browser) -> Iterator[Stack]:
                 unanswered.record(s, text, reason, now=models.utcnow() - timedelta(minutes=10 - i))
     finally:
         engine.dispose()
-    try:
-        st.start("web")
-        yield st
-    except Exception:
-        print(f"--- web log ---\n{st.log('web')[-4000:]}")
-        raise
-    finally:
-        st.stop_all()
+    yield from serve_web(st)
 
 
 def table_rows(page) -> list[list[str]]:
@@ -85,12 +84,7 @@ def table_rows(page) -> list[list[str]]:
 
 
 def test_login_filter_change_status_and_export(web, browser, artifacts, tmp_path):
-    context = browser.new_context(viewport=DESKTOP, locale="nl-NL", accept_downloads=True)
-    context.set_default_timeout(30_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
+    with desktop_page(browser, accept_downloads=True) as page:
         page.goto(f"{web.web_url}/coordinatie")
         assert "/inloggen" in page.url  # not logged in: to the login page
         page.get_by_label("Gebruikersnaam").fill("coord")
@@ -137,9 +131,7 @@ def test_login_filter_change_status_and_export(web, browser, artifacts, tmp_path
 
         page.goto(f"{web.web_url}/coordinatie?status=in_behandeling")
         assert [r[0] for r in table_rows(page)] == [reference]
-        assert errors == []
-    finally:
-        context.close()
+        assert page.js_errors == []
 
     engine = make_engine(web.database_url)
     try:
@@ -154,9 +146,7 @@ def test_login_filter_change_status_and_export(web, browser, artifacts, tmp_path
 
 def test_dashboard_has_no_serious_accessibility_problems(web, browser, axe_source, artifacts):
     # bypass_csp only lets the test inject axe-core; the pages themselves run no script.
-    context = browser.new_context(viewport=DESKTOP, locale="nl-NL", bypass_csp=True)
-    page = context.new_page()
-    try:
+    with desktop_page(browser, bypass_csp=True) as page:
         page.goto(f"{web.web_url}/inloggen?next=/coordinatie")
         page.get_by_label("Gebruikersnaam").fill("coord")
         page.get_by_label("Wachtwoord").fill(PASSWORD)
@@ -165,17 +155,10 @@ def test_dashboard_has_no_serious_accessibility_problems(web, browser, axe_sourc
         problems = {}
         for path in ("/coordinatie", "/coordinatie/knelpunten/1", "/coordinatie/vragen"):
             page.goto(f"{web.web_url}{path}")
-            page.add_script_tag(content=axe_source)
-            result = page.evaluate("""async () => {
-                const r = await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']});
-                return r.violations.filter(v => ['serious', 'critical'].includes(v.impact))
-                                   .map(v => v.id + ': ' + v.nodes.length);
-            }""")
+            result = serious_axe_problems(page, axe_source)
             if result:
                 problems[path] = result
             if path.endswith("vragen"):
                 assert page.locator("#vragen-tabel tbody tr").count() == 2  # the BVm questions together
                 page.screenshot(path=str(artifacts / "dashboard-vragen.png"), full_page=True)
         assert problems == {}
-    finally:
-        context.close()

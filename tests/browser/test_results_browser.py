@@ -11,7 +11,7 @@ import pytest
 from bot import models
 from bot.db import make_engine, session_scope
 from bot.web.auth import create_user
-from tests.support.browser import DESKTOP
+from tests.support.browser import desktop_page, serious_axe_problems, serve_web
 from tests.support.stack import Stack, make_stack
 
 pytestmark = pytest.mark.browser
@@ -37,11 +37,7 @@ def web(tmp_path_factory, browser) -> Iterator[Stack]:
                     thumbs_up=2, thumbs_down=1))
     finally:
         engine.dispose()
-    try:
-        st.start("web")
-        yield st
-    finally:
-        st.stop_all()
+    yield from serve_web(st)
 
 
 def _rows(page, table_id: str) -> list[list[str]]:
@@ -51,12 +47,8 @@ def _rows(page, table_id: str) -> list[list[str]]:
 
 
 def test_results_page_filters_and_accessibility(web, browser, axe_source, artifacts):
-    context = browser.new_context(viewport=DESKTOP, locale="nl-NL", bypass_csp=True)
-    context.set_default_timeout(30_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
+    # bypass_csp only lets the test inject axe-core
+    with desktop_page(browser, bypass_csp=True) as page:
         page.goto(f"{web.web_url}/inloggen?next=/coordinatie/resultaten")
         page.get_by_label("Gebruikersnaam").fill("coord")
         page.get_by_label("Wachtwoord").fill(PASSWORD)
@@ -77,15 +69,8 @@ def test_results_page_filters_and_accessibility(web, browser, axe_source, artifa
         problems = {}
         for path in ("/coordinatie/resultaten", "/coordinatie/resultaten?periode=maand&gemeente=zwolle"):
             page.goto(f"{web.web_url}{path}")
-            page.add_script_tag(content=axe_source)
-            result = page.evaluate("""async () => {
-                const r = await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']});
-                return r.violations.filter(v => ['serious', 'critical'].includes(v.impact))
-                                   .map(v => v.id + ': ' + v.nodes.length);
-            }""")
+            result = serious_axe_problems(page, axe_source)
             if result:
                 problems[path] = result
         assert problems == {}
-        assert errors == []
-    finally:
-        context.close()
+        assert page.js_errors == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -24,6 +26,44 @@ def new_page(context):
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.js_errors = errors
     return page
+
+
+@contextmanager
+def desktop_page(browser, **options) -> Iterator:
+    """A page in a fresh Dutch desktop context (30 s timeouts) that collects script errors in
+    page.js_errors; the context is closed afterwards."""
+    context = browser.new_context(viewport=DESKTOP, locale="nl-NL", **options)
+    context.set_default_timeout(30_000)
+    try:
+        yield new_page(context)
+    finally:
+        context.close()
+
+
+def serve_web(stack) -> Iterator:
+    """For a fixture (`yield from serve_web(st)`): the stack's web app running; its log is printed if
+    it does not start; everything is stopped afterwards."""
+    try:
+        stack.start("web")
+        yield stack
+    except Exception:
+        print(f"--- web log ---\n{stack.log('web')[-4000:]}")
+        raise
+    finally:
+        stack.stop_all()
+
+
+AXE_SERIOUS = """async () => {
+    const r = await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']});
+    return r.violations.filter(v => ['serious', 'critical'].includes(v.impact))
+                       .map(v => v.id + ': ' + v.nodes.length);
+}"""
+
+
+def serious_axe_problems(page, axe_source: str) -> list[str]:
+    """axe-core's serious and critical WCAG 2.1 AA violations on the page as it is now ("id: nodes")."""
+    page.add_script_tag(content=axe_source)
+    return page.evaluate(AXE_SERIOUS)
 
 
 BOT = ".loket-msg-bot"
