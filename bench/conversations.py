@@ -7,16 +7,14 @@ when questions are reworded or added. Every answer is demo data (example.nl, no 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from bot.handoffs.references import REFERENCE_RE
 from bot.settings import PROJECT_ROOT
-
-REFERENCE_RE = re.compile(r"\b[A-Z]{2,5}-\d{4}-\d{6}\b")
 
 # Which form to use, in order of preference, and a message that starts it.
 FORM_TRIGGERS: dict[str, str] = {

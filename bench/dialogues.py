@@ -48,6 +48,7 @@ from typing import Any
 import requests
 import yaml
 
+from bot.handoffs.references import REFERENCE_RE
 from bot.settings import PROJECT_ROOT
 
 SET_DIR = PROJECT_ROOT / "tests" / "conversations"
@@ -61,7 +62,6 @@ CLASSES = MAIN_CLASSES + EXTRA_CLASSES
 MIN_PER_MAIN_CLASS = 8
 SINGLE_TURN_CLASSES = {"english", "unseen_phrasing"}
 
-REFERENCE_RE = re.compile(r"\b[A-Z]{2,5}-\d{4}-\d{6}\b")  # as bot/handoffs/references.py makes them
 # Links: with a scheme, or a bare domain such as business.gov.nl (not the domain of an e-mail address).
 URL_RE = re.compile(r"https?://[^\s)\]>\"']+"
                     r"|(?<![@\w.-])[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:nl|com|org|eu|net)\b(?:/[^\s)\]>\"']*)?",

@@ -113,7 +113,7 @@ def _body_text(msg: email.message.Message) -> str:
 
 
 def _references(text: str) -> list[str]:
-    from bench.conversations import REFERENCE_RE
+    from bot.handoffs.references import REFERENCE_RE
 
     return REFERENCE_RE.findall(text)
 

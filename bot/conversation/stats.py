@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from bot import models, privacy
 from bot.db import session_scope
+from bot.handoffs.references import REFERENCE_RE
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,6 @@ MISS_MARKERS = ("weet niet zeker wat u bedoelt", "dat begrijp ik niet", "kan u h
                 "begrijp uw vraag niet goed", "geen regeling of loket voor gevonden")
 NOT_QUESTIONS = frozenset({"greet", "goodbye", "thank", "affirm", "deny", "inform", "stop",
                            "feedback_unhelpful", "delete_conversation"})
-REFERENCE = re.compile(r"\b[A-Z]{2,5}-\d{4}-\d{6}\b")
 SUBMIT_HANDOFF, SUBMIT_KNELPUNT = "action_submit_handoff", "action_submit_knelpunt"
 FALLBACK_INTENT = "nlu_fallback"
 
@@ -127,9 +127,9 @@ def classify(events: list[dict[str, Any]]) -> Outcome | None:
         elif kind == "bot" and turns:
             text = event.get("text") or ""
             turns[-1].bot_texts.append(text)
-            if REFERENCE.search(text) and last_action == SUBMIT_HANDOFF:
+            if REFERENCE_RE.search(text) and last_action == SUBMIT_HANDOFF:
                 outcome_flags["handoff"] = True
-            if REFERENCE.search(text) and last_action == SUBMIT_KNELPUNT:
+            if REFERENCE_RE.search(text) and last_action == SUBMIT_KNELPUNT:
                 outcome_flags["knelpunt"] = True
     if first is None:
         return None
@@ -162,30 +162,29 @@ def classify(events: list[dict[str, Any]]) -> Outcome | None:
 
 def tracker_conversations(tracker_db_url: str, since: datetime) -> Iterable[list[dict[str, Any]]]:
     """The events of every conversation that has a user message on or after `since` (naive UTC)."""
-    from bot.privacy import _events_table, _tracker_engine, _unix  # one way to reach the tracker
-
-    engine = _tracker_engine(tracker_db_url)
+    engine = privacy._tracker_engine(tracker_db_url)  # one way to reach the tracker
     if engine is None:
         return []
     try:
-        events = _events_table(engine)
+        events = privacy._events_table(engine)
+        recent = (select(events.c.sender_id).where(events.c.type_name == "user",
+                                                   events.c.timestamp >= privacy._unix(since))
+                  .group_by(events.c.sender_id))
+        # one query for all of them, in conversation order
         with engine.connect() as conn:
-            senders = [row[0] for row in conn.execute(
-                select(events.c.sender_id).where(events.c.type_name == "user",
-                                                 events.c.timestamp >= _unix(since))
-                .group_by(events.c.sender_id))]
-            out = []
-            for sender in senders:
-                rows = conn.execute(select(events.c.data).where(events.c.sender_id == sender)
-                                    .order_by(events.c.id)).all()
-                parsed = []
-                for (data,) in rows:
-                    try:
-                        parsed.append(json.loads(data))
-                    except (TypeError, ValueError):
-                        continue
-                out.append(parsed)
-            return out
+            rows = conn.execute(select(events.c.sender_id, events.c.data)
+                                .where(events.c.sender_id.in_(recent))
+                                .order_by(events.c.sender_id, events.c.id)).all()
+        out = []
+        for _, group in groupby(rows, key=lambda row: row[0]):
+            parsed = []
+            for _, data in group:
+                try:
+                    parsed.append(json.loads(data))
+                except (TypeError, ValueError):
+                    continue
+            out.append(parsed)
+        return out
     finally:
         engine.dispose()
 

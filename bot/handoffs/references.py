@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.models import ReferenceCounter, utcnow
+
+# A reference as next_reference writes it, inside a sentence.
+REFERENCE_RE = re.compile(r"\b[A-Z]{2,5}-\d{4}-\d{6}\b")
 
 
 def next_reference(session: Session, prefix: str, now: datetime | None = None) -> str:
