@@ -21,7 +21,7 @@ from bot.conversation.context import (
     needs_gemeente_extraction,
 )
 from bot.conversation.gemeenten import Resolution, first_found, resolve_gemeente
-from bot.conversation.routing import route
+from bot.conversation.routing import Route, route
 from bot.db import run_in_session
 
 
@@ -53,6 +53,13 @@ async def resolve(texts: list[str]) -> Resolution | None:
         return None
 
     return await run_in_session(lambda session: first_found(session, texts))
+
+
+async def route_for(gemeente_id: str | None, topic: str | None = None) -> Route | None:
+    """The gemeente's makelaarsteam (and loketten for the topic); None without a gemeente."""
+    if not gemeente_id:
+        return None
+    return await run_in_session(lambda s: route(s, gemeente_id, topic))
 
 
 class ActionExtractGemeente(Action):
@@ -125,20 +132,17 @@ class ActionGemeenteNoted(Action):
                 res = resolve_gemeente(session, text)
                 if res.status != "unknown":
                     break
-            if res.status != "found":
-                return res, None, None
-            r = route(session, res.gemeente_id)
-            return res, bool(r and r.has_team), (r.team.name if r and r.team else None)
+            return res, (route(session, res.gemeente_id) if res.status == "found" else None)
 
-        res, has_team, team_name = await run_in_session(work)
-        from actions.conversation import previous_action, utter_team_details
+        res, r = await run_in_session(work)
+        from actions.conversation import previous_action, utter_route_details
 
         if res.status == "found" and previous_action(tracker) == "action_team_details":
             # The answer to "which gemeente?" after a question about the team (or "en in Helmond?"):
             # the team's details for that gemeente.
-            await utter_team_details(dispatcher, tracker, res.gemeente_id)
+            utter_route_details(dispatcher, r)
         else:
-            dispatcher.utter_message(text=_noted_text(res, has_team, team_name))
+            dispatcher.utter_message(text=_noted_text(res, bool(r and r.has_team), r.team.name if r and r.team else None))
         # Usually the slot mapping set it already; a place typed without a recognised entity is
         # resolved here.
         if res.status == "found" and res.gemeente_id != tracker.get_slot(SLOT):

@@ -10,10 +10,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.context import route_for
 from bot.conversation import followup as fu
 from bot.conversation.gemeenten import resolve_gemeente
 from bot.conversation.language import english_place
-from bot.conversation.routing import route
+from bot.conversation.routing import Route
 from bot.conversation.team_details import ASK_GEMEENTE, team_details_english, team_details_text
 from bot.db import run_in_session
 from bot.knowledge import queries
@@ -58,8 +59,11 @@ def previous_action(tracker: Tracker) -> str | None:
 async def utter_team_details(dispatcher: CollectingDispatcher, tracker: Tracker,
                              gemeente_id: str | None = None) -> bool:
     """The team's opening hours, response time and contact; False when the gemeente is unknown."""
-    gemeente_id = gemeente_id or tracker.get_slot("gemeente")
-    r = await run_in_session(lambda s: route(s, gemeente_id)) if gemeente_id else None
+    return utter_route_details(dispatcher, await route_for(gemeente_id or tracker.get_slot("gemeente")))
+
+
+def utter_route_details(dispatcher: CollectingDispatcher, r: Route | None) -> bool:
+    """utter_team_details for a route already looked up."""
     if r is None:
         dispatcher.utter_message(text=ASK_GEMEENTE)
         return False
@@ -164,7 +168,7 @@ class ActionAnswerEnglish(Action):
                 gemeente_id = res.gemeente_id
                 events.append(SlotSet("gemeente", gemeente_id))
         lines = [TEXTS["english"]]
-        r = await run_in_session(lambda s: route(s, gemeente_id)) if gemeente_id else None
+        r = await route_for(gemeente_id)
         if r is not None:
             lines.append(team_details_english(r))
         if r is not None and not r.has_team:  # nobody to pass the question on to

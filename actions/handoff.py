@@ -14,7 +14,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.context import latest_intent
+from actions.context import latest_intent, route_for
 from actions.forms import InterruptibleFormValidation, form_active_before_message
 from bot import handoffs
 from bot.conversation import answers, corrections
@@ -24,7 +24,7 @@ from bot.conversation import (
 from bot.conversation.contact import contact_summary, parse_contact  # noqa: F401 (used by tests)
 from bot.conversation.gemeenten import choose_gemeente, gemeente_labels, resolve_gemeente
 from bot.conversation.language import english_place
-from bot.conversation.routing import Route, no_team_text, response_time_text, route
+from bot.conversation.routing import no_team_text, response_time_text, route
 from bot.db import run_in_session
 from bot.text import normalize
 
@@ -89,12 +89,6 @@ def _confidence(tracker: Tracker) -> float:
     return float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
 
 
-async def _route(gemeente_id: str | None, topic: str | None = None) -> Route | None:
-    if not gemeente_id:
-        return None
-    return await run_in_session(lambda s: route(s, gemeente_id, topic))
-
-
 # --- the form validator ------------------------------------------------------------------------
 
 
@@ -122,7 +116,7 @@ class ValidateHandoffForm(InterruptibleFormValidation):
         if (active and intent == "request_human" and _confidence(tracker) >= MIN_CONFIDENCE
                 and not (requested == "handoff_description" and describes_question(text))):
             # "zet mijn vraag maar door" in the middle: yes, that is what happens; same question again.
-            r = await _route(tracker.get_slot("gemeente"))
+            r = await route_for(tracker.get_slot("gemeente"))
             team = r.team.name if r is not None and r.team else "het makelaarsteam van uw gemeente"
             dispatcher.utter_message(text=TEXTS["already"].format(team=team))
             return self.ask_again(tracker, domain)
@@ -184,7 +178,7 @@ class ValidateHandoffForm(InterruptibleFormValidation):
 
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: dict[str, Any]) -> list[str]:
-        r = await _route(tracker.get_slot("gemeente"))
+        r = await route_for(tracker.get_slot("gemeente"))
         if r is not None and not r.has_team:
             return ["gemeente"]  # no team to hand over to: end here, the submit action explains
         return domain_slots
@@ -363,7 +357,7 @@ class ActionAskHandoffConsent(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        r = await _route(tracker.get_slot("gemeente"))
+        r = await route_for(tracker.get_slot("gemeente"))
         team = r.team.name if r and r.team else "het makelaarsteam van uw gemeente"
         lines = [
             f"Ik stuur dit naar {team}:",
@@ -403,7 +397,7 @@ class ActionHandoffIntro(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        r = await _route(tracker.get_slot("gemeente"))
+        r = await route_for(tracker.get_slot("gemeente"))
         if r is not None and not r.has_team:
             return []  # the form ends at once; the submit action gives the alternatives
         who = r.team.name if r is not None else "het makelaarsteam van uw gemeente"
@@ -423,7 +417,7 @@ class ActionSubmitHandoff(Action):
                   domain: dict[str, Any]) -> list[EventType]:
         gemeente_id = tracker.get_slot("gemeente")
         topic = handoffs.topic_from_events(tracker.events)
-        r = await _route(gemeente_id, topic)
+        r = await route_for(gemeente_id, topic)
         if r is not None and not r.has_team:
             dispatcher.utter_message(text=no_team_text(r))
             return clear_events()

@@ -19,6 +19,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.context import route_for
 from actions.forms import InterruptibleFormValidation, form_active_before_message, is_interruption
 from bot import knelpunten as kp
 from bot import models
@@ -28,7 +29,7 @@ from bot.conversation import (
     personal_prompts as pp,  # texts around contact details get no rating buttons
 )
 from bot.conversation.gemeenten import choose_gemeente, gemeente_labels, resolve_gemeente
-from bot.conversation.routing import no_team_text, route
+from bot.conversation.routing import no_team_text
 from bot.db import run_in_session
 
 log = logging.getLogger(__name__)
@@ -511,7 +512,7 @@ async def answer_complaint(dispatcher: CollectingDispatcher, tracker: Tracker, d
         query = await _answer(dispatcher, tracker, topic)
         events.append(SlotSet(LAST_QUERY_SLOT, query))
     gemeente_id = tracker.get_slot("gemeente")
-    r = await run_in_session(lambda s: route(s, gemeente_id)) if gemeente_id else None
+    r = await route_for(gemeente_id)
     if r is not None and r.has_team:
         dispatcher.utter_message(text=TEXTS["routing"].format(gemeente=r.gemeente.name, team=r.team.name),
                                  buttons=[{"title": "Praat met een makelaar", "payload": "/request_human"}])
