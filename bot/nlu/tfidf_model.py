@@ -94,9 +94,11 @@ class FastScores:
         for _, vectorizer in union.transformer_list:
             size = len(vectorizer.vocabulary_)
             self.blocks.append((vectorizer.build_analyzer(), vectorizer.vocabulary_,
-                                vectorizer.idf_.astype(np.float64), offset))
+                                np.asarray(vectorizer.idf_, dtype=np.float64), offset))
             offset += size
-        self.coef = np.asarray(svc.coef_, dtype=np.float64)
+        # as compact() stored it (float32): the few columns a text touches are widened per call, so a
+        # float64 copy of the whole matrix would only cost memory
+        self.coef = np.asarray(svc.coef_)
         self.intercept = np.asarray(svc.intercept_, dtype=np.float64)
 
     def __call__(self, text: str) -> np.ndarray:
