@@ -42,7 +42,7 @@ def table_rows(session: Session, items: Iterable[models.Knelpunt]) -> list[list[
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def export_csv(rows: Iterable[list[str | int]]) -> bytes:
+def export_csv(rows: Iterable[list[str | int]], header: list[str] = TABLE_HEADER) -> bytes:
     """Semicolon-separated with a BOM, so Dutch Excel opens it in columns.
 
     A cell that starts like a formula gets a leading apostrophe (CSV injection); XLSX needs no such
@@ -50,7 +50,7 @@ def export_csv(rows: Iterable[list[str | int]]) -> bytes:
     """
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=";", lineterminator="\r\n")
-    writer.writerow(TABLE_HEADER)
+    writer.writerow(header)
     for row in rows:
         writer.writerow([f"'{v}" if isinstance(v, str) and v.startswith(_FORMULA_START) else v
                          for v in row])

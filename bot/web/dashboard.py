@@ -192,8 +192,9 @@ async def _export_rows(request: web.Request) -> list[list[str | int]]:
     return await _db(request, lambda s: kp.table_rows(s, kp.iter_knelpunten(s, f)))
 
 
-def _download(body: bytes, content_type: str, extension: str) -> web.Response:
-    name = f"knelpunten-{datetime.now().strftime('%Y%m%d-%H%M')}.{extension}"
+def download(body: bytes, content_type: str, extension: str, prefix: str = "knelpunten") -> web.Response:
+    """An attachment named after `prefix` and the time, never cached."""
+    name = f"{prefix}-{datetime.now().strftime('%Y%m%d-%H%M')}.{extension}"
     return web.Response(body=body, content_type=content_type,
                         headers={"Content-Disposition": f'attachment; filename="{name}"',
                                  "Cache-Control": "no-store"})
@@ -202,7 +203,7 @@ def _download(body: bytes, content_type: str, extension: str) -> web.Response:
 @require_role(ROLE)
 async def export_csv(request: web.Request) -> web.StreamResponse:
     rows = await _export_rows(request)
-    response = _download(kp.export_csv(rows), "text/csv", "csv")
+    response = download(kp.export_csv(rows), "text/csv", "csv")
     response.charset = "utf-8"
     return response
 
@@ -213,7 +214,7 @@ async def export_xlsx(request: web.Request) -> web.StreamResponse:
 
     rows = await _export_rows(request)
     body = await asyncio.to_thread(kp.export_xlsx, rows)  # CPU work; keep the loop free
-    return _download(body, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx")
+    return download(body, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx")
 
 
 # --- unanswered questions ------------------------------------------------------------------

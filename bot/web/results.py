@@ -8,9 +8,6 @@ and the same table downloads as CSV.
 
 from __future__ import annotations
 
-import csv
-import io
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,8 +18,9 @@ from sqlalchemy.orm import Session
 from bot.conversation import stats
 from bot.conversation.gemeenten import gemeente_names
 from bot.db import run_in_session
+from bot.knelpunten.export import export_csv
 from bot.web.auth import require_role
-from bot.web.dashboard import bar_chart
+from bot.web.dashboard import bar_chart, download
 
 ROLE = "coordinatie"
 PERIODS = {"week": "week", "maand": "month"}  # query value -> stats period
@@ -77,7 +75,8 @@ def _choice(request: web.Request) -> tuple[str, str | None]:
 def _data(session: Session, period: str, gemeente: str | None) -> dict[str, Any]:
     rows = stats.periods(session, PERIODS[period], gemeente)
     per_gemeente = stats.by_gemeente(session)
-    names = gemeente_names(session, [g for g, _ in per_gemeente if g])
+    # the chosen gemeente's name too, also when it has no figures yet
+    names = gemeente_names(session, [g for g, _ in per_gemeente if g] + ([gemeente] if gemeente else []))
     return {"rows": rows, "per_gemeente": per_gemeente, "names": names}
 
 
@@ -109,9 +108,6 @@ async def results_page(request: web.Request) -> web.StreamResponse:
     selected_name = None
     if gemeente is not None:
         selected_name = names.get(gemeente, gemeente) if gemeente else UNKNOWN_LABEL
-        if gemeente and selected_name == gemeente:
-            selected_name = (await run_in_session(lambda s: gemeente_names(s, [gemeente]),
-                                                  request.app["engine"])).get(gemeente, gemeente)
     query = urlencode({"periode": period, **({"gemeente": request.query["gemeente"]}
                                              if request.query.get("gemeente") else {})})
     return aiohttp_jinja2.render_template("dashboard_resultaten.html", request, {
@@ -123,25 +119,14 @@ async def results_page(request: web.Request) -> web.StreamResponse:
     })
 
 
-def csv_bytes(rows: list[dict[str, Any]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
-    writer.writerow([header for _, header in COLUMNS])
-    for row in rows:
-        writer.writerow([row[key] for key, _ in COLUMNS])
-    return out.getvalue().encode("utf-8-sig")  # Excel opens UTF-8 with the BOM correctly
-
-
 @require_role(ROLE)
 async def results_csv(request: web.Request) -> web.StreamResponse:
     period, gemeente = _choice(request)
-    data = await run_in_session(lambda s: _data(s, period, gemeente), request.app["engine"])
-    rows = [row_values(p) for p in data["rows"]]
-    rows.append(row_values(stats.total(data["rows"])))
-    name = f"resultaten-{period}-{datetime.now().strftime('%Y%m%d-%H%M')}.csv"
-    response = web.Response(body=csv_bytes(rows), content_type="text/csv",
-                            headers={"Content-Disposition": f'attachment; filename="{name}"',
-                                     "Cache-Control": "no-store"})
+    rows = await run_in_session(lambda s: stats.periods(s, PERIODS[period], gemeente), request.app["engine"])
+    values = [row_values(p) for p in [*rows, stats.total(rows)]]
+    body = export_csv([[row[key] for key, _ in COLUMNS] for row in values],
+                      header=[header for _, header in COLUMNS])
+    response = download(body, "text/csv", "csv", prefix=f"resultaten-{period}")
     response.charset = "utf-8"
     return response
 
