@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -252,11 +252,11 @@ def load_settings() -> Settings:
         smtp_starttls=_env_bool("LOKET_SMTP_STARTTLS", False) if _env("LOKET_SMTP_STARTTLS", "") else None,
         smtp_username=_env("LOKET_SMTP_USERNAME", ""),
         smtp_password=_env("LOKET_SMTP_PASSWORD", ""),
-        # The embedded default: no SMTP server configured, so mail goes to the local sink.
-        mail_sink=_env_bool("LOKET_MAIL_SINK", not _env("LOKET_SMTP_HOST", "") and env != "production"
-                            and not _env_bool("LOKET_SECURE_COOKIES", False)),
         review_max_age_days=_env_int("LOKET_REVIEW_MAX_AGE_DAYS", 183),
     )
+    # The embedded default: no SMTP server configured and not in production, so mail goes to the local sink.
+    settings = replace(settings, mail_sink=_env_bool(
+        "LOKET_MAIL_SINK", not _env("LOKET_SMTP_HOST", "") and not settings.production))
     if settings.review_max_age_days < 1:
         raise ValueError("LOKET_REVIEW_MAX_AGE_DAYS must be at least 1")
     if settings.production:
