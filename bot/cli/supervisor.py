@@ -257,18 +257,22 @@ class Supervisor:
             server.delay = t.restart_first_s
         self.say(f"{server.name} is {exit_text(code)}. Over {server.delay:g} s start Loket "
                  f"{server.name} opnieuw.", problem=True)
-        server.restart_at = now + server.delay
-        server.delay = min(t.restart_max_s, server.delay * 2)
+        self._schedule_restart(server, now)
         return True
+
+    def _schedule_restart(self, server: Server, now: float) -> None:
+        """Start it again after its delay; the next delay doubles, up to the maximum."""
+        server.restart_at = now + server.delay
+        server.delay = min(self.timing.restart_max_s, server.delay * 2)
 
     def _restart(self, server: Server) -> None:
         try:
             self.spawn(server)
         except OSError as exc:  # the program is gone: count it as a stop, try again later
             server.proc = None
-            server.exits.append(self.clock())
-            server.restart_at = self.clock() + server.delay
-            server.delay = min(self.timing.restart_max_s, server.delay * 2)
+            now = self.clock()
+            server.exits.append(now)
+            self._schedule_restart(server, now)
             self.say(f"{server.name} start niet ({exc.strerror or exc}).", problem=True)
             return
         self.say(f"{server.name} opnieuw gestart.")
