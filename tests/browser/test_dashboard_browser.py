@@ -23,6 +23,7 @@ from tests.support.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     desktop_page,
+    log_in,
     serious_axe_problems,
     serve_web,
 )
@@ -85,12 +86,7 @@ def table_rows(page) -> list[list[str]]:
 
 def test_login_filter_change_status_and_export(web, browser, artifacts, tmp_path):
     with desktop_page(browser, accept_downloads=True) as page:
-        page.goto(f"{web.web_url}/coordinatie")
-        assert "/inloggen" in page.url  # not logged in: to the login page
-        page.get_by_label("Gebruikersnaam").fill("coord")
-        page.get_by_label("Wachtwoord").fill(PASSWORD)
-        page.get_by_role("button", name="Inloggen").click()
-        page.wait_for_url("**/coordinatie")
+        log_in(page, web.web_url, "coord", PASSWORD, "/coordinatie")
         assert page.get_by_role("heading", name="Knelpunten", exact=True).is_visible()
         assert len(table_rows(page)) == 5
 
@@ -145,13 +141,8 @@ def test_login_filter_change_status_and_export(web, browser, artifacts, tmp_path
 
 
 def test_dashboard_has_no_serious_accessibility_problems(web, browser, axe_source, artifacts):
-    # bypass_csp only lets the test inject axe-core; the pages themselves run no script.
-    with desktop_page(browser, bypass_csp=True) as page:
-        page.goto(f"{web.web_url}/inloggen?next=/coordinatie")
-        page.get_by_label("Gebruikersnaam").fill("coord")
-        page.get_by_label("Wachtwoord").fill(PASSWORD)
-        page.get_by_role("button", name="Inloggen").click()
-        page.wait_for_url("**/coordinatie")
+    with desktop_page(browser) as page:
+        log_in(page, web.web_url, "coord", PASSWORD, "/coordinatie")
         problems = {}
         for path in ("/coordinatie", "/coordinatie/knelpunten/1", "/coordinatie/vragen"):
             page.goto(f"{web.web_url}{path}")

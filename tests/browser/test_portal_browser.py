@@ -16,7 +16,7 @@ from sqlalchemy import select
 from bot import handoffs, models
 from bot.db import make_engine, session_scope
 from bot.web.auth import create_user
-from tests.support.browser import DESKTOP
+from tests.support.browser import desktop_page, log_in
 from tests.support.fakes import Inbox
 from tests.support.stack import Stack, free_port, make_stack
 
@@ -60,24 +60,10 @@ def portal(tmp_path_factory, browser) -> Iterator[tuple[Stack, dict, Inbox]]:
         smtp.stop()
 
 
-def login(page, base: str, username: str, target: str) -> None:
-    page.goto(f"{base}{target}")
-    assert "/inloggen" in page.url  # not logged in: to the login page first
-    page.get_by_label("Gebruikersnaam").fill(username)
-    page.get_by_label("Wachtwoord").fill(PASSWORD)
-    page.get_by_role("button", name="Inloggen").click()
-    page.wait_for_url(f"**{target}")
-
-
 def test_log_in_claim_and_close(portal, browser, artifacts):
     st, refs, inbox = portal
-    context = browser.new_context(viewport=DESKTOP, locale="nl-NL")
-    context.set_default_timeout(30_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        login(page, st.web_url, "makelaar.zwolle", "/portaal")
+    with desktop_page(browser) as page:
+        log_in(page, st.web_url, "makelaar.zwolle", PASSWORD, "/portaal")
         assert page.get_by_role("heading", name="Vragen van ondernemers").is_visible()
         table = page.locator("table").inner_text()
         assert refs["zwolle"] in table and refs["utrecht"] not in table
@@ -110,9 +96,7 @@ def test_log_in_claim_and_close(portal, browser, artifacts):
 
         page.goto(f"{st.web_url}/portaal?status=afgesloten")
         assert refs["zwolle"] in page.locator("table").inner_text()
-        assert errors == []
-    finally:
-        context.close()
+        assert page.js_errors == []
 
     engine = make_engine(st.database_url)
     try:
@@ -125,25 +109,17 @@ def test_log_in_claim_and_close(portal, browser, artifacts):
 
 def test_another_team_gets_404_in_the_browser(portal, browser):
     st, refs, _ = portal
-    context = browser.new_context(viewport=DESKTOP, locale="nl-NL")
-    context.set_default_timeout(30_000)
-    page = context.new_page()
-    try:
-        login(page, st.web_url, "makelaar.utrecht", "/portaal")
+    with desktop_page(browser) as page:
+        log_in(page, st.web_url, "makelaar.utrecht", PASSWORD, "/portaal")
         assert refs["zwolle"] not in page.locator("table").inner_text()
         response = page.goto(f"{st.web_url}/portaal/overdrachten/{refs['zwolle']}")
         assert response.status == 404
-    finally:
-        context.close()
 
 
 def test_portal_pages_pass_axe(portal, browser, axe_source):
     st, refs, _ = portal
-    context = browser.new_context(viewport=DESKTOP, locale="nl-NL")
-    context.set_default_timeout(30_000)
-    page = context.new_page()
-    try:
-        login(page, st.web_url, "makelaar.utrecht", "/portaal")
+    with desktop_page(browser) as page:
+        log_in(page, st.web_url, "makelaar.utrecht", PASSWORD, "/portaal")
         for url in ("/portaal?status=alle", f"/portaal/overdrachten/{refs['utrecht']}"):
             page.goto(f"{st.web_url}{url}")
             page.evaluate(axe_source)  # DevTools evaluation: not blocked by the page's CSP
@@ -151,5 +127,3 @@ def test_portal_pages_pass_axe(portal, browser, axe_source):
                 "() => axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']})")
             problems = [(v["id"], v["help"]) for v in result["violations"]]
             assert problems == [], f"{url}: {problems}"
-    finally:
-        context.close()

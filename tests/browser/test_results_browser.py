@@ -11,7 +11,7 @@ import pytest
 from bot import models
 from bot.db import make_engine, session_scope
 from bot.web.auth import create_user
-from tests.support.browser import desktop_page, serious_axe_problems, serve_web
+from tests.support.browser import desktop_page, log_in, serious_axe_problems, serve_web
 from tests.support.stack import Stack, make_stack
 
 pytestmark = pytest.mark.browser
@@ -47,13 +47,8 @@ def _rows(page, table_id: str) -> list[list[str]]:
 
 
 def test_results_page_filters_and_accessibility(web, browser, axe_source, artifacts):
-    # bypass_csp only lets the test inject axe-core
-    with desktop_page(browser, bypass_csp=True) as page:
-        page.goto(f"{web.web_url}/inloggen?next=/coordinatie/resultaten")
-        page.get_by_label("Gebruikersnaam").fill("coord")
-        page.get_by_label("Wachtwoord").fill(PASSWORD)
-        page.get_by_role("button", name="Inloggen").click()
-        page.wait_for_url("**/coordinatie/resultaten")
+    with desktop_page(browser) as page:
+        log_in(page, web.web_url, "coord", PASSWORD, "/coordinatie/resultaten")
         assert page.get_by_role("heading", name="Resultaten van de chat").is_visible()
         assert [r[:2] for r in _rows(page, "resultaten-tabel")] == [["2026-W49", "10"], ["2026-W50", "12"]]
 
