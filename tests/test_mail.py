@@ -27,9 +27,10 @@ from bot.web.app import create_app
 from bot.web.auth import create_user
 from tests.support.fakes import Inbox, make_handoff
 from tests.support.stack import free_port
+from tests.support.tls import self_signed
+from tests.support.web import PASSWORD, login
 
-ADMIN = ("beheerder", "wachtwoord-beheer")
-ZWOLLE = ("makelaar.zwolle", "wachtwoord-zwolle")
+ADMIN, ZWOLLE = "beheerder", "makelaar.zwolle"
 
 
 def _settings(**changes):
@@ -121,25 +122,19 @@ def test_the_sink_runs_as_its_own_program_and_stops_on_sigterm(tmp_path):
 @pytest.fixture
 async def client(aiohttp_client, loaded, tmp_path):
     with session_scope(loaded) as s:
-        create_user(s, *ADMIN, "admin")
-        create_user(s, *ZWOLLE, "makelaar", team_id="zwolle")
+        create_user(s, ADMIN, PASSWORD, "admin")
+        create_user(s, ZWOLLE, PASSWORD, "makelaar", team_id="zwolle")
     settings = _settings(data_dir=tmp_path / "web-var")
     client = await aiohttp_client(create_app(settings, loaded))
     client.mail_dir = settings.mail_dir
     return client
 
 
-async def _login(client, username, password):
-    resp = await client.post("/inloggen", data={"username": username, "password": password},
-                             allow_redirects=False)
-    assert resp.status == 302
-
-
 async def test_admins_see_the_kept_mail_newest_first_escaped_and_not_cached(client):
     first = mailsink.store(client.mail_dir, _mail("Eerste <b>vraag</b>", "x"))
     time.sleep(1.1)  # file names carry the second they arrived
     second = mailsink.store(client.mail_dir, _mail("Tweede <script>alert(1)</script>", "y"))
-    await _login(client, *ADMIN)
+    await login(client, ADMIN)
     resp = await client.get("/beheer/mail")
     html = await resp.text()
     assert resp.status == 200
@@ -153,7 +148,7 @@ async def test_admins_see_the_kept_mail_newest_first_escaped_and_not_cached(clie
 async def test_a_message_is_shown_decoded_and_escaped(client):
     body = "Vraag van café De Bakkerij\n<img src=x onerror=alert(1)>\nsam@example.nl"
     path = mailsink.store(client.mail_dir, _mail("Nieuwe vraag: LKT-2026-000123", body))
-    await _login(client, *ADMIN)
+    await login(client, ADMIN)
     resp = await client.get(f"/beheer/mail/{path.name}")
     html = await resp.text()
     assert resp.status == 200 and resp.headers["Cache-Control"] == "no-store"
@@ -169,21 +164,21 @@ async def test_nothing_outside_the_mail_folder_can_be_read(client, name):
     (client.mail_dir.parent / "secret_key").parent.mkdir(parents=True, exist_ok=True)
     (client.mail_dir.parent / "secret_key").write_text("geheim")
     mailsink.store(client.mail_dir, _mail("x", "x"))
-    await _login(client, *ADMIN)
+    await login(client, ADMIN)
     resp = await client.get(f"/beheer/mail/{name}")
     assert resp.status == 404
     assert "geheim" not in await resp.text()
 
 
 async def test_without_mail_the_page_says_so(client):
-    await _login(client, *ADMIN)
+    await login(client, ADMIN)
     html = await (await client.get("/beheer/mail")).text()
     assert "Er is nog geen e-mail verstuurd." in html
 
 
 async def test_makelaars_cannot_read_the_mail(client):
     path = mailsink.store(client.mail_dir, _mail("Vraag", "sam@example.nl"))
-    await _login(client, *ZWOLLE)
+    await login(client, ZWOLLE)
     for url in ("/beheer/mail", f"/beheer/mail/{path.name}"):
         resp = await client.get(url, allow_redirects=False)
         assert resp.status == 403
@@ -191,14 +186,6 @@ async def test_makelaars_cannot_read_the_mail(client):
 
 
 # --- production SMTP: STARTTLS and a login ------------------------------------------------------
-
-
-def _certificate(tmp_path):
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
-    return cert, key
 
 
 class Logins:
@@ -219,7 +206,7 @@ class Logins:
 def tls_smtp(tmp_path, monkeypatch):
     import ssl
 
-    cert, key = _certificate(tmp_path)
+    cert, key = self_signed(tmp_path / "tls")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client trusts this test certificate

@@ -11,7 +11,6 @@ import ast
 import os
 import re
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ import requests
 
 from bot import db
 from bot.settings import PROJECT_ROOT
-from tests.support.stack import free_port
+from tests.support.stack import free_port, wait_http
 
 # a second pytest run and a server from the other venv: the slow tier, not `make check`
 pytestmark = pytest.mark.stack
@@ -94,15 +93,11 @@ def test_the_web_app_serves_from_venv_web_like_the_web_image(venv_web, tmp_path)
     proc = subprocess.Popen([str(venv_web), str(PROJECT_ROOT / "deploy" / "serve.py"), "web"], cwd=tmp_path, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (tmp_path / "web.log").read_text()
-            try:
-                resp = requests.get(f"http://127.0.0.1:{port}/health", timeout=2)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline, (tmp_path / "web.log").read_text()
-                time.sleep(0.2)
+        try:
+            wait_http(f"http://127.0.0.1:{port}/health", [proc], timeout=60)
+        except (RuntimeError, TimeoutError) as exc:
+            pytest.fail(f"{exc}\n{(tmp_path / 'web.log').read_text()}")
+        resp = requests.get(f"http://127.0.0.1:{port}/health", timeout=2)
         assert resp.status_code == 200 and resp.json() == {"status": "ok"}
         server = resp.headers.get("Server", "")
         assert _version(server.split("aiohttp/")[1]) >= (3, 13, 3), server

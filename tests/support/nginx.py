@@ -16,6 +16,7 @@ import pytest
 
 from bot.settings import PROJECT_ROOT
 from tests.support.stack import free_port
+from tests.support.tls import self_signed
 
 TEMPLATE = PROJECT_ROOT / "deploy" / "nginx" / "loket.conf"
 VARIABLE = re.compile(r"\$\{(\w+)\}")
@@ -59,16 +60,6 @@ def render(template: str, values: dict[str, str]) -> str:
     return VARIABLE.sub(lambda m: values[m.group(1)], template)
 
 
-def certificate(folder: Path) -> Path:
-    """A self-signed certificate for 127.0.0.1 and localhost (fullchain.pem, privkey.pem)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                    "-keyout", str(folder / "privkey.pem"), "-out", str(folder / "fullchain.pem")],
-                   check=True, capture_output=True)
-    return folder / "fullchain.pem"
-
-
 @dataclass
 class Nginx:
     tmp: Path
@@ -102,7 +93,7 @@ class Nginx:
 def start_nginx(tmp: Path, rasa_ports: list[int], web_port: int) -> Nginx:
     binary = nginx_binary()
     tmp.mkdir(parents=True, exist_ok=True)
-    certificate(tmp / "tls")
+    self_signed(tmp / "tls")
     nginx = Nginx(tmp, free_port(), free_port())
     (tmp / "loket.conf").write_text(render(TEMPLATE.read_text(), {
         "LOKET_DOMAIN": "localhost",
