@@ -28,7 +28,7 @@ from bench.soak import (
     team_channels,
 )
 from tests.support.model import require_model
-from tests.support.stack import free_port, make_stack
+from tests.support.stack import free_port, make_stack, wait_for
 
 pytestmark = pytest.mark.rasa
 ACTION_TIMEOUT_S = 4
@@ -161,16 +161,6 @@ def test_rasa_restarted_mid_form_continues_where_it_was(env):
     asyncio.run(_client_run(stack, second_half))
 
 
-def _wait(predicate, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _outbox(stack, reference: str):
     from bot import models
     from bot.db import make_engine
@@ -199,13 +189,13 @@ def test_a_team_inbox_down_then_back_gets_the_handoff_exactly_once(env, channel)
         done = asyncio.run(_client_run(stack, lambda c: drive_form(
             c, env["form"], f"fault-inbox-{channel}", meta)))
         assert done.reference  # confirmed to the user although the team's inbox is down
-        failed = _wait(lambda: (row := _outbox(stack, done.reference)).attempts >= 1 and row,
-                       30, "a failed delivery attempt")
+        failed = wait_for(lambda: (row := _outbox(stack, done.reference)).attempts >= 1 and row,
+                          30, "a failed delivery attempt", interval_s=0.5)
         assert failed.status == "pending" and failed.last_error
     finally:
         inbox.start()
     # the outbox retries with backoff (first retry after 30 s)
-    _wait(lambda: _outbox(stack, done.reference).status == "delivered", 150, "the retry")
+    wait_for(lambda: _outbox(stack, done.reference).status == "delivered", 150, "the retry", interval_s=0.5)
     time.sleep(2)  # a duplicate would arrive now
     assert inbox.references()[done.reference] == 1
     assert _outbox(stack, done.reference).attempts >= 2

@@ -32,12 +32,13 @@ from bot import models
 from bot.db import make_engine
 from bot.settings import PROJECT_ROOT
 from tests.support.model import require_model
-from tests.support.stack import free_port
+from tests.support.stack import free_port, port_is_listening, wait_for
+from tests.support.stack import ignore_sigint as ignore_sigint_in_child
+from tests.support.web import PASSWORD
 
 pytestmark = pytest.mark.rasa
 
 TOKEN = "loket-run-test-token"
-PASSWORD = "een-lang-wachtwoord"
 RECOVERY_S = 15  # issue 18: within 15 s after a kill -9 a conversation answers normally
 # Needs the action server (the answer comes from the knowledge in the database).
 ACTION_QUESTION = "Welke gemeenten doen mee aan de City Deal?"
@@ -96,13 +97,10 @@ def start_run(tmp: Path, ignore_sigint: bool = False) -> Run:
         "LOKET_RATE_IP_BURST": "1000000", "LOKET_RATE_IP_PER_MINUTE": "1000000",
     })
 
-    def like_a_background_job() -> None:  # a shell starts `loket run &` with SIGINT ignored
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-
     out = open(tmp / "loket-run.out", "wb")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--no-train"], cwd=PROJECT_ROOT,
                             env=env, stdout=out, stderr=subprocess.STDOUT,
-                            preexec_fn=like_a_background_job if ignore_sigint else None)
+                            preexec_fn=ignore_sigint_in_child if ignore_sigint else None)
     run = Run(proc, tmp, env, ports)
     deadline = time.monotonic() + 600
     while "Loket draait:" not in run.output():
@@ -131,16 +129,11 @@ def stop_run(run: Run, signum: int = signal.SIGTERM) -> float:
     return time.monotonic() - started
 
 
-def listening(port: int) -> bool:
-    return any(c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN
-               for c in psutil.net_connections("tcp"))
-
-
 def assert_all_gone(run: Run, children: list[psutil.Process]) -> None:
     assert len(children) >= 4  # mail sink, action server, Rasa, web app
     _, alive = psutil.wait_procs(children, timeout=2)
     assert not alive, [p.cmdline() for p in alive]
-    assert [name for name, port in run.ports.items() if listening(port)] == []
+    assert [name for name, port in run.ports.items() if port_is_listening(port)] == []
 
 
 @pytest.fixture(scope="module")
@@ -210,10 +203,7 @@ def test_a_handoff_is_delivered_to_the_mail_sink_and_the_portal_says_bezorgd(run
     meta = {"gemeente": email_gemeente}
     done = chat(run, lambda c: drive_form(c, "handoff_form", "run-mail", meta))
     assert done.reference, done
-    deadline = time.monotonic() + 30
-    while outbox_status(run, done.reference) != "delivered":
-        assert time.monotonic() < deadline, outbox_status(run, done.reference)
-        time.sleep(0.5)
+    wait_for(lambda: outbox_status(run, done.reference) == "delivered", 30, "the mail to be delivered", 0.5)
     mails = [p for p in (run.tmp / "mail").glob("*.eml") if done.reference in p.read_text(errors="replace")]
     assert len(mails) == 1
 

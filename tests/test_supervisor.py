@@ -19,7 +19,7 @@ import pytest
 
 from bot.cli.supervisor import Server, Supervisor, Timing, exit_text, http_probe
 from bot.settings import PROJECT_ROOT
-from tests.support.stack import free_port
+from tests.support.stack import free_port, ignore_sigint, port_is_listening, wait_for
 
 # A fake server: answers HTTP on its port. With "child" it serves from a forked child while the
 # parent waits (like a server with workers); with "stubborn" it ignores SIGTERM; when the file named
@@ -46,24 +46,12 @@ FAST = Timing(restart_first_s=0.2, restart_max_s=0.8, stable_after_s=60, crash_l
               crash_window_s=120, stop_timeout_s=3)
 
 
-def port_is_listening(port: int) -> bool:
-    return any(c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN
-               for c in psutil.net_connections("tcp"))
-
-
 def server_pids(port: int) -> list[int]:
     """Processes that answer on the port (the fake returns its pid)."""
     import urllib.request
 
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as resp:  # noqa: S310
         return [int(resp.read())]
-
-
-def wait_for(condition, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 class Fakes:
@@ -217,13 +205,10 @@ def test_sigterm_and_sigint_stop_every_server_even_when_started_in_the_backgroun
     driver = fakes.tmp / "driver.py"
     driver.write_text(DRIVER)
 
-    def like_a_background_job() -> None:  # a shell starts `cmd &` with SIGINT ignored
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-
     proc = subprocess.Popen(
         [sys.executable, str(driver), str(fakes.tmp), str(fakes.script), str(ports[0]), "child",
          str(ports[1]), "plain"], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True,
-        preexec_fn=like_a_background_job, env={**fakes.env, "PYTHONPATH": str(PROJECT_ROOT)})
+        preexec_fn=ignore_sigint, env={**fakes.env, "PYTHONPATH": str(PROJECT_ROOT)})
     try:
         assert proc.stdout.readline().strip() == "gestart"
         children = psutil.Process(proc.pid).children(recursive=True)

@@ -6,6 +6,7 @@ Each stack gets its own data folder and SQLite databases, so tests never touch v
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import requests
 
 from bot.settings import PROJECT_ROOT
@@ -39,6 +41,27 @@ def wait_http(url: str, procs: list[subprocess.Popen], timeout: float = 240) -> 
             pass
         time.sleep(0.3)
     raise TimeoutError(url)
+
+
+def wait_for(predicate, timeout_s: float, what: str, interval_s: float = 0.05):
+    """Poll until `predicate()` is truthy and return that value; fail the test after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(interval_s)
+
+
+def port_is_listening(port: int) -> bool:
+    return any(c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN
+               for c in psutil.net_connections("tcp"))
+
+
+def ignore_sigint() -> None:
+    """preexec_fn: start a child as a shell starts `cmd &`, with SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @dataclass
