@@ -30,7 +30,7 @@ from tests.support.domain import load_domain
 from tests.support.fakes import Inbox
 from tests.support.knowledge import default_engine_with_knowledge
 from tests.support.stack import free_port
-from tests.support.trackers import FORM, tracker, user_event
+from tests.support.trackers import FORM, run_action, slot_events, tracker, user_event
 
 DOMAIN = load_domain()
 
@@ -50,19 +50,8 @@ def kb(kb_module):
             s.execute(model.__table__.delete())
 
 
-
-
-
-
-def slot_events(events) -> dict:
-    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
-
-
 async def validate(t: Tracker) -> tuple[dict, list[str], list]:
-    dispatcher = CollectingDispatcher()
-    events = await ValidateHandoffForm().run(dispatcher, t, DOMAIN)
-    return slot_events(events), [m.get("text") or m.get("response") for m in dispatcher.messages], \
-        dispatcher.messages
+    return await run_action(ValidateHandoffForm(), t)
 
 
 # --- gemeente ---------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
 
 from tests.support.domain import load_domain
 
@@ -31,3 +32,16 @@ def user_event(text: str, intent: str, confidence: float = 0.95, entities=(), me
     parse = {"text": text, "intent": {"name": intent, "confidence": confidence}, "entities": list(entities)}
     return {"event": "user", "text": text, "parse_data": parse, "metadata": metadata or {},
             "timestamp": 1_780_000_000.0}
+
+
+def slot_events(events) -> dict:
+    """The slots an action set, by name."""
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+async def run_action(action, t: Tracker) -> tuple[dict, list[str], list[dict]]:
+    """(slots set, the texts said, the messages) of one run of an SDK action."""
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, t, DOMAIN)
+    return slot_events(events), [m.get("text") or m.get("response") or "" for m in dispatcher.messages], \
+        dispatcher.messages
