@@ -11,6 +11,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import route_for
+from actions.knowledge import HUMAN_BUTTON
 from bot.conversation import followup as fu
 from bot.conversation.gemeenten import resolve_gemeente
 from bot.conversation.language import english_place
@@ -26,7 +27,6 @@ TEAM_CONTEXT_ACTIONS = frozenset({"action_submit_handoff", "action_team_details"
                                   "action_handoff_intro"})
 KNOWLEDGE_ACTIONS = frozenset({"action_answer_topic", "action_more_info", "action_other_results",
                                "action_answer_followup", "action_handle_fallback", "action_offer_knelpunt"})
-HUMAN_BUTTON = {"title": "Praat met een makelaar", "payload": "/request_human"}
 
 TEXTS = {
     "followup_unclear": ("Waar gaat uw vraag over? Noem het onderwerp of de regeling, bijvoorbeeld: "

@@ -63,12 +63,10 @@ class ActionHandleFallback(Action):
         ranking = message.get("intent_ranking") or []
         offered: list[EventType] = [SlotSet("knelpunt_offered", None)]
         before = previous_action(tracker)
-        if not is_nonsense(text) and leans_on_previous(text) and (
-                (tracker.get_slot(KNOWLEDGE_SLOT) and before in KNOWLEDGE_ACTIONS)
-                or (tracker.get_slot("gemeente") and before in TEAM_CONTEXT_ACTIONS)):
-            return offered + await answer_followup(dispatcher, tracker, domain)
         context = ("team" if before in TEAM_CONTEXT_ACTIONS and tracker.get_slot("gemeente") else
                    "knowledge" if before in KNOWLEDGE_ACTIONS and tracker.get_slot(KNOWLEDGE_SLOT) else None)
+        if context and not is_nonsense(text) and leans_on_previous(text):
+            return offered + await answer_followup(dispatcher, tracker, domain)
         plan = fb.plan(text, ranking, context)
         if plan.kind == "followup":
             return offered + await answer_followup(dispatcher, tracker, domain)
@@ -104,9 +102,7 @@ class ActionDefaultAskAffirmation(Action):
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         ranking = tracker.latest_message.get("intent_ranking") or []
         known = {i if isinstance(i, str) else next(iter(i)) for i in domain.get("intents", [])}
-        suggestions = [r["name"] for r in ranking
-                       if r.get("name") not in fb.NOT_SUGGESTED and r.get("name") in known
-                       and float(r.get("confidence") or 0.0) >= fb.SUGGESTION_FLOOR][:fb.MAX_SUGGESTIONS]
+        suggestions = [name for name, _ in fb.suggestable(ranking) if name in known][:fb.MAX_SUGGESTIONS]
         text = ("Ik weet niet zeker wat u bedoelt. Bedoelt u een van deze onderwerpen?"
                 if suggestions else "Ik weet niet zeker wat u bedoelt.")
         dispatcher.utter_message(text=text, buttons=suggestion_buttons(suggestions))

@@ -21,7 +21,7 @@ from bot.conversation import answers, corrections
 from bot.conversation import (
     personal_prompts as pp,  # texts around contact details get no rating buttons
 )
-from bot.conversation.contact import contact_summary, parse_contact  # noqa: F401 (used by tests)
+from bot.conversation.contact import contact_summary, parse_contact
 from bot.conversation.gemeenten import choose_gemeente, gemeente_labels, resolve_gemeente
 from bot.conversation.language import english_place
 from bot.conversation.routing import no_team_text, response_time_text, route

@@ -21,6 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import route_for
 from actions.forms import InterruptibleFormValidation, form_active_before_message, is_interruption
+from actions.knowledge import HUMAN_BUTTON
 from bot import knelpunten as kp
 from bot import models
 from bot.conversation import answers, corrections
@@ -515,7 +516,7 @@ async def answer_complaint(dispatcher: CollectingDispatcher, tracker: Tracker, d
     r = await route_for(gemeente_id)
     if r is not None and r.has_team:
         dispatcher.utter_message(text=TEXTS["routing"].format(gemeente=r.gemeente.name, team=r.team.name),
-                                 buttons=[{"title": "Praat met een makelaar", "payload": "/request_human"}])
+                                 buttons=[HUMAN_BUTTON])
     elif r is not None:
         dispatcher.utter_message(text=no_team_text(r))
     elif not topic:

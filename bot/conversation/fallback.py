@@ -66,6 +66,11 @@ def topic_from_ranking(ranking: Iterable[Mapping], floor: float = COMPLAINT_MIN,
     return next((name for name, conf in ranked if is_topic(name) and conf >= floor), None)
 
 
+def suggestable(ranking: Iterable[Mapping]) -> list[tuple[str, float]]:
+    """(intent, confidence) worth suggesting, best first: a real topic above the relevance floor."""
+    return [(n, c) for n, c in _ranking(ranking) if n not in NOT_SUGGESTED and c >= SUGGESTION_FLOOR]
+
+
 def plan(text: str, ranking: Iterable[Mapping], context: str | None = None) -> Plan:
     """context: "team" or "knowledge" when the previous answer was about the team or a topic."""
     if is_nonsense(text):
@@ -76,10 +81,10 @@ def plan(text: str, ranking: Iterable[Mapping], context: str | None = None) -> P
     if any(name in fitting and conf >= CONTEXT_MIN for name, conf in ranked[:2]):
         return Plan("followup")
     complaint = any(name == COMPLAINT and conf >= COMPLAINT_MIN for name, conf in top3)
-    topic = next(((n, c) for n, c in top3 if is_topic(n) and c >= COMPLAINT_MIN), None)
+    topic = topic_from_ranking(ranking, within=3)
     if complaint and topic:
-        return Plan("complaint", [topic[0]])
-    useful = [(n, c) for n, c in ranked if n not in NOT_SUGGESTED and c >= SUGGESTION_FLOOR]
+        return Plan("complaint", [topic])
+    useful = suggestable(ranking)
     if not useful:
         return Plan("menu")
     first = useful[0]
