@@ -92,3 +92,17 @@ def loaded(engine, db_url, template_databases):
     engine.dispose()
     _copy_sqlite(template_databases["loaded"], Path(db_url.removeprefix("sqlite:///")))
     return engine
+
+
+@pytest.fixture
+def editor(loaded):
+    """A coordinatie user who stamps content as checked (review stamps)."""
+    from bot import models
+    from bot.db import session_scope
+
+    with session_scope(loaded) as s:
+        user = models.User(username="redacteur", password_hash="x", role="coordinatie",
+                           display_name="Redacteur Een")
+        s.add(user)
+        s.flush()
+        return user

@@ -21,7 +21,6 @@ from actions.knowledge import (
     answer_question,
     dutch_date,
 )
-from bot import models
 from bot.db import session_scope
 from bot.knowledge import review
 from bot.knowledge.loader import load
@@ -183,15 +182,6 @@ async def test_answer_question_is_what_forms_use_for_interruptions(shipped_db):
 
 
 # --- "gecontroleerd op" only for text a person checked (review stamps; fixture knowledge only) ----------
-
-
-@pytest.fixture
-def editor(loaded):
-    with session_scope(loaded) as s:
-        user = models.User(username="redacteur", password_hash="x", role="coordinatie")
-        s.add(user)
-        s.flush()
-        return user
 
 
 def _stamp(engine, editor, kind: str, item_id: str, days_ago: int = 3) -> datetime:

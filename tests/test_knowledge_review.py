@@ -20,16 +20,6 @@ from tests.support import FIXTURE_KNOWLEDGE
 NOW = datetime(2026, 12, 6, 12, 0)
 
 
-@pytest.fixture
-def editor(loaded):
-    with session_scope(loaded) as s:
-        user = models.User(username="redacteur", password_hash="x", role="coordinatie",
-                           display_name="Redacteur Een")
-        s.add(user)
-        s.flush()
-        return user
-
-
 def _statuses(engine, now=NOW, max_age_days=183) -> dict[tuple[str, str], str]:
     with session_scope(engine) as s:
         entries = review.overview(s, max_age_days=max_age_days, now=now)

@@ -245,8 +245,6 @@ def choose_gemeente(session: Session, names: Iterable[str], text: str | None) ->
     return hits[0] if len(hits) == 1 else None
 
 
-
-
 def gemeente_names(session: Session, ids: Iterable[str | None] | None = None) -> dict[str, str]:
     stmt = select(models.Gemeente.id, models.Gemeente.name)
     wanted = {i for i in ids or () if i}
