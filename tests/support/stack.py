@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
 import requests
 
 from bot.settings import PROJECT_ROOT
@@ -55,6 +54,8 @@ def wait_for(predicate, timeout_s: float, what: str, interval_s: float = 0.05):
 
 
 def port_is_listening(port: int) -> bool:
+    import psutil  # not in .venv-web, which imports this module for the web tests
+
     return any(c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN
                for c in psutil.net_connections("tcp"))
 
