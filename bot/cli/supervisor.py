@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TextIO
 
 POLL_S = 0.2
+LEFTOVER_WAIT_S = 2.0
 HEALTH_EVERY_S = 0.5
 
 
@@ -108,6 +109,19 @@ def _child_setup() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if _PRCTL is not None:
         _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+
+
+def _group_running(pgid: int) -> bool:
+    """Whether a process of this group still runs (zombies hold no ports); Linux's /proc."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # pid (comm) state ppid pgrp ...: comm may contain spaces, so split after its ")"
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # it ended while we looked
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 @dataclass
@@ -299,3 +313,11 @@ class Supervisor:
         for server in self.servers:  # leftovers in each group, also of servers that had stopped
             if server.proc is not None:
                 self._signal_group(server, signal.SIGKILL)
+        # SIGKILL is delivered asynchronously: return only when the groups are gone, so their ports
+        # are free for the next start (bounded: a member that will not die is reported by the OS)
+        deadline = time.monotonic() + LEFTOVER_WAIT_S
+        groups = {server.proc.pid for server in self.servers if server.proc is not None}
+        while groups and time.monotonic() < deadline:
+            groups = {pgid for pgid in groups if _group_running(pgid)}
+            if groups:
+                time.sleep(0.02)
